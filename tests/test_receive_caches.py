@@ -161,3 +161,85 @@ def test_a_file_the_site_itself_changed_since_serve_is_still_one_line(fixture_ap
     assert "failed: dir1/file 1.bin: " in second.output and "another version than serve listed" in second.output
     assert (tmp_path / "t" / "uploads" / "dir1" / "file 1.bin").read_bytes() == kept
     assert not list((tmp_path / "t").rglob("*.synco-part"))
+
+
+# ------------------------------------------------------------------ a cache that leaves the query out of its key
+
+
+def write_meta(app: Path, session: str, key: Any, state: str) -> None:
+    """Session ``session``'s meta written anew in ``state`` (a serve still building it), nothing else."""
+    from synco_core.serve import SessionFolder
+    from synco_core.wire import Meta
+
+    now = int(time.time())
+    folder = SessionFolder(app / "web" / session, key.recipients)
+    if not folder.path.exists():
+        folder.create()
+    folder.write_meta(Meta(state=state, framework_name="Fixture", session_id=session,  # type: ignore[arg-type]
+                           created_at=now, expires_at=now + 3600))
+
+
+def error_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("Error:")]
+
+
+def test_a_meta_the_cache_keeps_while_serve_builds_is_one_line_not_a_wait(fixture_app: Path, tmp_path: Path) -> None:
+    """The cache took the meta while serve was still building the session and leaves the query out of its key:
+    every poll got that copy, and receive waited its whole --timeout for a Ready it could never see, then
+    advised to raise --timeout. The first poll answered from the cache now ends the wait, naming the cache."""
+    from synco_core.serve import SessionKey
+
+    key = SessionKey.generate(None)
+    write_meta(fixture_app, SESSION, key, "Initializing")
+    with site_behind_cache(fixture_app, tmp_path, key="$scheme$proxy_host$uri") as cache:
+        started = time.monotonic()
+        result = receive(cache.url, key.secret, tmp_path / "t", "--timeout", "60")
+        took = time.monotonic() - started
+    assert result.exit_code == 1, result.output
+    [line] = error_lines(result.output)
+    assert line == (f"Error: session {SESSION} is not ready (state Initializing), and its meta will not change: it "
+                    "comes from a cache in front of the site (X-Cache-Status: HIT) that leaves the query synco adds "
+                    "out of its key, and answers with the copy it took whatever serve writes: bypass the cache for "
+                    "/synco-* or keep the query string in its cache key"), result.output
+    assert took < 30, f"waited {took:.0f} s"
+    assert not (tmp_path / "t").exists() or not any((tmp_path / "t").iterdir())
+
+
+def test_an_earlier_serves_meta_the_cache_keeps_is_named_not_the_key(fixture_app: Path, tmp_path: Path) -> None:
+    """``serve --id`` run again, with a new key, behind a cache keyed on the path only: the cache answers with
+    the first serve's meta, which the new key cannot open. That was "this key does not open session X", which
+    sends the user to check a key that is right."""
+    key = publish(fixture_app, SESSION)
+    with site_behind_cache(fixture_app, tmp_path, key="$scheme$proxy_host$uri") as cache:
+        assert receive(cache.url, key.secret, tmp_path / "first").exit_code == 0
+        again = serve_again(fixture_app, SESSION, None)
+        result = receive(cache.url, again.secret, tmp_path / "second")
+    assert result.exit_code == 1, result.output
+    [line] = error_lines(result.output)
+    assert line.startswith(f"Error: this key does not open the meta of session {SESSION} the server answered with: "
+                           "it comes from a cache in front of the site (X-Cache-Status: HIT) that leaves the query "
+                           "synco adds out of its key"), line
+    assert again.secret not in result.output
+
+
+@pytest.mark.parametrize(("headers", "expected"), [
+    ({}, None),
+    ({"Age": "0"}, None),
+    ({"Age": "37"}, "Age: 37"),
+    ({"Age": "soon"}, None),
+    ({"X-Cache": "MISS"}, None),
+    ({"X-Cache": "HIT, MISS"}, "X-Cache: HIT, MISS"),
+    ({"X-Cache": "Hit from cloudfront"}, "X-Cache: Hit from cloudfront"),
+    ({"CF-Cache-Status": "DYNAMIC"}, None),
+    ({"CF-Cache-Status": "HIT"}, "CF-Cache-Status: HIT"),
+    ({"CF-Cache-Status": "REVALIDATED"}, None),
+    ({"X-Cache-Status": "STALE"}, "X-Cache-Status: STALE"),
+    ({"X-Proxy-Cache": "UPDATING"}, "X-Proxy-Cache: UPDATING"),
+    ({"X-Cache": "HIT \x1b[2J" + "x" * 100}, "X-Cache: HIT ?[2J" + "x" * 32),
+    ({"X-Cache": "WHITEHIT"}, None),
+])
+def test_what_says_an_answer_is_a_caches_copy(headers: dict[str, str], expected: str | None) -> None:
+    from synco_core.receive.cachecopy import cache_copy
+
+    lower = {name.lower(): value for name, value in headers.items()}
+    assert cache_copy(lambda name: lower.get(name.lower())) == expected

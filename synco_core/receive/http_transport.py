@@ -47,6 +47,7 @@ from synco_core.receive.busy import (
     http_date,
     pause_for,
 )
+from synco_core.receive.cachecopy import cache_copy
 from synco_core.receive.pace import PacedSocket, pace_tls, paced
 from synco_core.receive.proxy import Proxy, proxy_for, split_auth
 from synco_core.receive.ranges import parse_content_range, partial_problem, short_of
@@ -485,6 +486,8 @@ class HttpTransport:
         #: The server's clock as its last answer to a fresh request (the meta) gave it (``Date``), with this
         #: computer's at that moment: what a session's expiry is judged by when the two clocks disagree.
         self._server_clock: tuple[int, float] | None = None
+        #: Whether the last answer to a fresh request was a cache's copy, and what said so.
+        self._fresh_copy: str | None = None
         #: Session folder (``synco-<id>/``) -> the query naming the serve its files are of (:meth:`pin_session`).
         self._pins: dict[str, str] = dict(pins or {})
         # A bad proxy variable is reported before anything is fetched.
@@ -784,9 +787,15 @@ class HttpTransport:
         return self.open(path, fresh=True)
 
     def _note_server_clock(self, response: http.client.HTTPResponse) -> None:
+        self._fresh_copy = cache_copy(response.getheader)
         # A cache's copy carries the Date of when the server made it (Age counts since), not the server's now.
-        date = None if response.getheader("Age") else http_time(response.getheader("Date"))
+        date = None if response.getheader("Age") or self._fresh_copy else http_time(response.getheader("Date"))
         self._server_clock = None if date is None else (date, time.time())
+
+    def cached_copy(self) -> str | None:
+        """``X-Cache: HIT`` (what said so) when the last answer to a fresh request was a cache's copy all the same
+        (:mod:`synco_core.receive.cachecopy`), else None."""
+        return self._fresh_copy
 
     def server_now(self) -> float | None:
         """The server's clock now, as its last fresh answer set it (None when it sent no ``Date``)."""

@@ -11,6 +11,7 @@ from typing import Any
 from synco_core import age
 from synco_core.errors import ConfigError, CryptoError, TransferError
 from synco_core.receive.artifact import fetch_small
+from synco_core.receive.cachecopy import cache_advice
 from synco_core.receive.keytext import check_key_text
 from synco_core.receive.transport import NotFoundError, Transport
 from synco_core.redaction import register_secret
@@ -73,14 +74,29 @@ def fetch_meta(transport: Transport, session: str, identities: Sequence[Any]) ->
     try:
         raw = fetch_small(transport, f"{folder}/{META_FILE}", identities, fresh=True)
     except age.NoIdentityMatchError:
+        if (copy := cached_copy(transport)) is not None:
+            # An earlier serve's meta under the same --id, kept by the cache: the key is not what is wrong.
+            raise CryptoError(f"this key does not open the meta of session {folder} the server answered with: "
+                              f"{cache_advice(copy)}") from None
         raise CryptoError(f"this key does not open session {folder}") from None
     except CryptoError as exc:
         raise CryptoError(f"{folder}/{META_FILE}: {exc}") from None
     meta = Meta.from_bytes(raw)
     server_now = getattr(transport, "server_now", None)
-    check_fresh(meta, folder, server_now=server_now() if server_now is not None else None)
-    check_not_earlier_seen(transport.description, folder, meta)
+    try:
+        check_fresh(meta, folder, server_now=server_now() if server_now is not None else None)
+        check_not_earlier_seen(transport.description, folder, meta)
+    except RefusedSessionError as exc:
+        if (copy := cached_copy(transport)) is not None:
+            raise RefusedSessionError(f"{exc}; {cache_advice(copy)}") from None
+        raise
     return meta
+
+
+def cached_copy(transport: Transport) -> str | None:
+    """What says the meta ``transport`` answered with last is a cache's copy, or None (:mod:`.cachecopy`)."""
+    said = getattr(transport, "cached_copy", None)
+    return None if said is None else said()
 
 
 def check_fresh(meta: Meta, folder: str, now: float | None = None, server_now: float | None = None) -> None:
@@ -171,6 +187,10 @@ def wait_ready(transport: Transport, session: str, identities: Sequence[Any], ti
     deadline = time.monotonic() + timeout
     meta = first or fetch_meta(transport, session, identities)
     while meta.state != "Ready":
+        if (copy := cached_copy(transport)) is not None:
+            # Asking again meets the same copy until the cache lets it go (hours, for "cache everything").
+            raise TransferError(f"session {session_folder_name(session)} is not ready (state {meta.state}), and "
+                                f"its meta will not change: {cache_advice(copy)}")
         if on_wait is not None:
             on_wait(meta)
         if time.monotonic() >= deadline:
