@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -42,9 +43,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def tinyproxy(work: Path, login: str | None = None) -> Iterator[tuple[int, Path]]:
-    """A tinyproxy on 127.0.0.1, asking for ``login`` (``user password``) when given; (its port, its log file).
-    Stopped when the block ends."""
+def tinyproxy(work: Path, login: str | None = None, extra: str = "") -> Iterator[tuple[int, Path]]:
+    """A tinyproxy on 127.0.0.1, asking for ``login`` (``user password``) when given, with ``extra`` lines of
+    configuration (``ConnectPort 443``); (its port, its log file). Stopped when the block ends."""
     binary = shutil.which("tinyproxy") or "/usr/bin/tinyproxy"
     if not os.access(binary, os.X_OK):
         unavailable("tinyproxy is not installed (Debian package tinyproxy)")
@@ -57,7 +58,7 @@ def tinyproxy(work: Path, login: str | None = None) -> Iterator[tuple[int, Path]
         user = "User root\nGroup root\n" if os.geteuid() == 0 else ""
         config.write_text(f"{user}Port {port}\nListen 127.0.0.1\nTimeout 30\nLogFile \"{log}\"\nLogLevel Info\n"
                           "MaxClients 50\nAllow 127.0.0.1\nDisableViaHeader Yes\n"
-                          + (f"BasicAuth {login}\n" if login else ""))
+                          + (f"BasicAuth {login}\n" if login else "") + extra)
         process = subprocess.Popen([binary, "-d", "-c", str(config)], stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10
@@ -292,3 +293,134 @@ def test_all_proxy_is_the_proxy_of_every_scheme_without_its_own() -> None:
     assert proxy_for(("http", "direct.example", 80), proxies) is None
     with pytest.raises(TransferError, match=r"unsupported proxy 'socks5://all\.example:1080' in ALL_PROXY"):
         proxy_for(("http", "site.example", 80), {"all": "socks5://all.example:1080"})
+
+
+# ------------------------------------------------------------------------ what the proxy did, named
+
+
+def proxy_receive(url: str, tmp_path: Path, *extra: str) -> Any:
+    from synco_core.serve import SessionKey
+
+    return CliRunner().invoke(cli, ["receive", SESSION, SessionKey.generate(None).secret, "--base-url", url,
+                                    "--target", str(tmp_path / "t"), "--all", *extra])
+
+
+def only_error(result: Any) -> str:
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.output
+    assert "Traceback" not in result.output and "proxy-pw-31" not in result.output
+    return errors[0]
+
+
+def test_a_tunnel_the_proxys_rules_refuse_names_the_proxy_and_the_port(tmp_path: Path,
+                                                                       clean_environment: pytest.MonkeyPatch) -> None:
+    """Company proxies open CONNECT tunnels to port 443 only (tinyproxy's ConnectPort). The refusal (403) was
+    "no server answered (... Tunnel connection failed: 403 Access violation); check the address, and that serve
+    (or the web server) is running": the server never saw the request."""
+    (tmp_path / "certs").mkdir()
+    with tinyproxy(tmp_path / "proxy", extra="ConnectPort 443\n") as (port, _log), \
+            https_server(tmp_path, tmp_path / "certs") as url:
+        clean_environment.setenv("HTTPS_PROXY", f"http://user:proxy-pw-31@127.0.0.1:{port}")
+        line = only_error(proxy_receive(url, tmp_path))
+    site = url.removeprefix("https://").rstrip("/")
+    assert line == (f"Error: cannot reach {url}{SESSION}/meta.json.enc: proxy 127.0.0.1:{port} refuses a tunnel to "
+                    f"{site} (HTTP 403 Access violation): its rules do not let this machine reach that host or port "
+                    "(many proxies open tunnels to port 443 only); have it allowed, or name the host in NO_PROXY if "
+                    "this machine reaches it directly")
+    assert not (tmp_path / "t").exists()
+
+
+def test_a_server_the_proxy_cannot_reach_is_named_the_proxys_finding(tmp_path: Path,
+                                                                     clean_environment: pytest.MonkeyPatch) -> None:
+    closed = f"127.0.0.1:{_free_port()}"
+    with tinyproxy(tmp_path / "proxy") as (port, _log):
+        clean_environment.setenv("https_proxy", f"http://127.0.0.1:{port}")
+        line = only_error(proxy_receive(f"https://{closed}/", tmp_path))
+    assert line.startswith(f"Error: cannot reach https://{closed}/{SESSION}/meta.json.enc: proxy 127.0.0.1:{port} "
+                           f"could not open a tunnel to {closed} (HTTP 500 "), line
+    assert line.endswith("the proxy cannot reach the server; check the address, and that serve (or the web server) "
+                         "is running"), line
+
+
+@pytest.mark.parametrize("answer", [b"HTTP/1.1 200 Connection established\r\n\r\n", b""],
+                         ids=["closed-after-connect", "closed-before-answering"])
+def test_a_proxy_closing_the_tunnel_is_named(tmp_path: Path, clean_environment: pytest.MonkeyPatch,
+                                             answer: bytes) -> None:
+    """A proxy that says the tunnel is open and then closes it (or closes at once) was "no server answered
+    ([SSL: UNEXPECTED_EOF_WHILE_READING] EOF occurred in violation of protocol ...)"."""
+    from test_receive_hostile_server import raw_server
+
+    def close(conn: socket.socket) -> None:
+        conn.sendall(answer)
+        conn.shutdown(socket.SHUT_RDWR)
+
+    with raw_server(close) as proxy_url:
+        clean_environment.setenv("HTTPS_PROXY", proxy_url.replace("http://", "http://user:proxy-pw-31@"))
+        line = only_error(proxy_receive("https://site.example:8443/", tmp_path))
+    port = proxy_url.rstrip("/").rsplit(":", 1)[1]
+    assert line == (f"Error: cannot reach https://site.example:8443/{SESSION}/meta.json.enc: proxy 127.0.0.1:{port} "
+                    "closed the tunnel to site.example:8443 before TLS with the server began: the proxy may let no "
+                    "tunnel through to that host or port, or the server there does not answer; have it allowed, or "
+                    "name the host in NO_PROXY if this machine reaches it directly")
+
+
+def test_a_certificate_not_trusted_through_a_proxy_names_tls_inspection(tmp_path: Path,
+                                                                        clean_environment: pytest.MonkeyPatch) -> None:
+    """A company proxy that inspects TLS answers with a certificate of its own: the line names the proxy, and
+    SSL_CERT_FILE for its CA."""
+    (tmp_path / "certs").mkdir()
+    with tinyproxy(tmp_path / "proxy") as (port, _log), https_server(tmp_path, tmp_path / "certs") as url:
+        clean_environment.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
+        line = only_error(proxy_receive(url, tmp_path))
+    assert line == (f"Error: the TLS certificate of {url} is not trusted (self-signed certificate): give the CA that "
+                    "signed it with SSL_CERT_FILE=/path/to/ca.pem, or use --insecure for a test server (this machine "
+                    f"reaches it through proxy 127.0.0.1:{port}: a proxy that inspects TLS shows a certificate of its "
+                    "own, and SSL_CERT_FILE must then name its CA)")
+
+
+def test_a_page_the_plain_proxy_refuses_names_the_proxy(tmp_path: Path, clean_environment: pytest.MonkeyPatch) -> None:
+    """A plain HTTP proxy's filter (a blocked site) answers 403 itself: the line said "refused by the server"."""
+    (tmp_path / "filter").write_text("127\\.0\\.0\\.1\n")
+    rules = f'Filter "{tmp_path / "filter"}"\nFilterDefaultDeny No\n'
+    with tinyproxy(tmp_path / "proxy", extra=rules) as (port, _log), \
+            static_server(tmp_path, None) as (url, behaviour):
+        clean_environment.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+        line = only_error(proxy_receive(url, tmp_path))
+    assert f"refused by the server, or by proxy 127.0.0.1:{port} on the way: {url}{SESSION}/meta.json.enc (HTTP 403)" \
+        in line, line
+    assert not behaviour.requests, "the proxy refused it itself"
+
+
+def test_a_block_page_answered_with_200_is_named_by_its_title(tmp_path: Path,
+                                                              clean_environment: pytest.MonkeyPatch) -> None:
+    """A company proxy's block page, a captive portal or a login page answered with 200 instead of the meta: the
+    line names the page by its title, so the user sees who answered."""
+    from test_receive_hostile_server import raw_server
+
+    page = ("<!DOCTYPE html>\n<html><head><meta charset=utf-8>\n<TITLE>\n  Access denied \u2013 Corporate\n web "
+            "filter</TITLE></head><body>" + "x" * 3000 + "</body></html>").encode()
+
+    def block(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n" % len(page) + page)
+
+    with raw_server(block) as proxy_url:
+        clean_environment.setenv("http_proxy", proxy_url)
+        line = only_error(proxy_receive("http://site.example/", tmp_path))
+    assert line.endswith(f"{SESSION}/meta.json.enc is not an encrypted synco file (got an HTML page titled "
+                         "'Access denied \u2013 Corporate web filter'))"), line
+
+
+@pytest.mark.parametrize(("body", "said"), [
+    (b"<html><head><title>Sign in to Wi-Fi</title>", "an HTML page titled 'Sign in to Wi-Fi'"),
+    (b"<html><title></title>", "an HTML page"),
+    (b"<html><body>no title</body>", "an HTML page"),
+    (b"<html><title>\x1b[31mred\x07</title>", "an HTML page titled '?[31mred?'"),
+    (b"<html><title>" + b"long " * 40 + b"</title>", "an HTML page titled '" + ("long " * 16)[:77] + "...'"),
+    (b"<html>" + b" " * 5000 + b"<title>too far</title>", "an HTML page"),
+    (b"\x00\x01binary", "something else"),
+])
+def test_a_page_is_described_by_its_title(body: bytes, said: str) -> None:
+    from synco_core.receive.fallback import TITLE_BYTES, describe
+
+    assert describe(body[:TITLE_BYTES]) == said

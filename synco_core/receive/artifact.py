@@ -25,7 +25,7 @@ import zstandard
 from synco_core import age
 from synco_core.errors import CryptoError, TransferError, UnsafePathError
 from synco_core.fsutil import open_private
-from synco_core.receive.fallback import FALLBACK, SNIFF_BYTES, FallbackPageError, describe, is_page
+from synco_core.receive.fallback import FALLBACK, SNIFF_BYTES, TITLE_BYTES, FallbackPageError, describe, is_page
 from synco_core.receive.limits import (
     META_LIMIT,
     UNDECLARED,
@@ -325,7 +325,7 @@ def fetch_small(transport: Transport, path: str, identities: Sequence[Any], comp
             check_declared(len(buffer) + len(chunk), limit, f"{path}: the server sent", source)
             buffer += chunk
     if not age.is_age_header(bytes(buffer[:64])):
-        raise NotAnAgeFileError(f"{path} is not an encrypted synco file (got {describe(bytes(buffer[:SNIFF_BYTES]))})")
+        raise NotAnAgeFileError(f"{path} is not an encrypted synco file (got {describe(bytes(buffer[:TITLE_BYTES]))})")
     plain: Any = age.decrypt_reader(io.BytesIO(buffer), identities)
     if compression == "zstd":
         plain = zstandard.ZstdDecompressor().stream_reader(plain, read_size=CHUNK_SIZE)

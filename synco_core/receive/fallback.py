@@ -9,6 +9,8 @@ not match), and count the file as missing rather than damaged.
 
 from __future__ import annotations
 
+import re
+
 from synco_core.receive.transport import NotFoundError
 
 #: How an HTML (or XHTML) page starts, after leading white space, in lower case.
@@ -30,10 +32,24 @@ def is_page(prefix: bytes) -> bool:
     return prefix.lstrip().lower().startswith(_PAGE_STARTS)
 
 
+#: How far into a page its ``<title>`` is looked for.
+TITLE_BYTES = 4096
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+
+
 def describe(prefix: bytes) -> str:
-    """What a body starting with ``prefix`` looks like, for a message about a file that is not what it should be."""
+    """What a body starting with ``prefix`` looks like, for a message about a file that is not what it should be.
+
+    A page's title is named where the first :data:`TITLE_BYTES` of ``prefix`` hold one: a proxy's
+    "Access denied", a captive portal's "Sign in to Wi-Fi" or a login page tells the user at once who answered.
+    """
     if is_page(prefix):
-        return "an HTML page"
+        found = _TITLE.search(prefix[:TITLE_BYTES])
+        title = " ".join(found[1].decode("utf-8", "replace").split()) if found else ""
+        title = "".join(char if char.isprintable() else "?" for char in title)
+        if len(title) > 80:
+            title = title[:77] + "..."
+        return f"an HTML page titled {title!r}" if title else "an HTML page"
     if not prefix:
         return "an empty response"
     return "something else"

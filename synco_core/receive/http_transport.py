@@ -58,6 +58,7 @@ from synco_core.receive.transport import (
     ForbiddenError,
     NotFoundError,
     ProxyLoginError,
+    ProxyRefusedError,
     RangeNotSatisfiableError,
     UnreachableError,
     UntrustedCertificateError,
@@ -295,6 +296,31 @@ DISCARD_LIMIT = 64 * 1024
 #: How http.client reports a CONNECT that the proxy answered 407 (``Tunnel connection failed: 407 ...``), or 401
 #: (tinyproxy's answer to a wrong login): a CONNECT is answered by the proxy alone.
 TUNNEL_LOGIN = re.compile(r"Tunnel connection failed: 40[17]\b")
+#: ... and any other answer but 200: the proxy's rules refuse the tunnel (403), or it cannot reach the server (5xx).
+TUNNEL_FAILED = re.compile(r"Tunnel connection failed: ([0-9]{3})\s*(.*)", re.DOTALL)
+
+
+def _tunnel_problem(proxy: Proxy, origin: Origin, exc: BaseException) -> str | None:
+    """What the proxy did when an https request through it failed before TLS with the server was up: refused
+    the CONNECT, could not reach the server, or closed the tunnel it had opened; None for another failure."""
+    _scheme, host, port = origin
+    target = f"{f'[{host}]' if ':' in host else host}:{port}"
+    if (failed := TUNNEL_FAILED.match(str(exc))) is not None:
+        code = int(failed[1])
+        reason = "".join(char if char.isprintable() else "?" for char in failed[2].strip())[:60]
+        said = f"HTTP {code}{f' {reason}' if reason else ''}"
+        if 500 <= code < 600:
+            return (f"{proxy.description} could not open a tunnel to {target} ({said}): the proxy cannot reach the "
+                    "server; check the address, and that serve (or the web server) is running")
+        return (f"{proxy.description} refuses a tunnel to {target} ({said}): its rules do not let this machine "
+                "reach that host or port (many proxies open tunnels to port 443 only); have it allowed, or name the "
+                "host in NO_PROXY if this machine reaches it directly")
+    if isinstance(exc, (ssl.SSLEOFError, ConnectionResetError, http.client.RemoteDisconnected)) or (
+            isinstance(exc, ssl.SSLError) and "EOF" in str(exc)):
+        return (f"{proxy.description} closed the tunnel to {target} before TLS with the server began: the proxy "
+                "may let no tunnel through to that host or port, or the server there does not answer; have it "
+                "allowed, or name the host in NO_PROXY if this machine reaches it directly")
+    return None
 
 
 #: Interim answers (``100 Continue``, ``103 Early Hints``) taken before the final one. A server sending them
@@ -653,7 +679,13 @@ class HttpTransport:
         for attempt in (1, 2):
             conn = self._connection(origin)
             reused = conn.sock is not None
+            # True until the connection is up (the proxy's tunnel and TLS with the server included): only what
+            # fails meanwhile can be the proxy's doing.
+            connecting = not reused
             try:
+                if connecting:
+                    conn.connect()
+                connecting = False
                 conn.request("GET", target, headers=headers)
                 response = conn.getresponse()
                 self._silence.answered(origin)
@@ -675,15 +707,26 @@ class HttpTransport:
                     # http.client's own words for a CONNECT answered 407.
                     shown = _shown(split_auth(url)[0])
                     raise ProxyLoginError(f"cannot reach {shown}: {proxy.login_message()}") from None
+                if proxy is not None and origin[0] == "https" and connecting \
+                        and not isinstance(exc, ssl.SSLCertVerificationError) \
+                        and (problem := _tunnel_problem(proxy, origin, exc)) is not None:
+                    # The proxy answered for the server: "no server answered ... is serve running" sent the user
+                    # to the server, which never saw the request.
+                    raise ProxyRefusedError(f"cannot reach {_shown(split_auth(url)[0])}: {problem}") from None
                 if isinstance(exc, http.client.HTTPException) and not isinstance(exc, ConnectionError):
                     # Something answered (a status line that is not HTTP, headers past http.client's limits):
                     # the server was reached, and asking again meets the same answer.
                     raise TransferError(f"{_shown(split_auth(url)[0])}{via}: the answer is not HTTP that synco "
                                         f"reads ({_describe(exc)[:120]})") from None
                 if isinstance(exc, ssl.SSLCertVerificationError):
+                    inspected = ""
+                    if proxy is not None and exc.verify_code in UNKNOWN_ISSUER:
+                        # A company proxy that inspects TLS answers with a certificate it made, signed by its own CA.
+                        inspected = (f" (this machine reaches it through {proxy.description}: a proxy that inspects "
+                                     "TLS shows a certificate of its own, and SSL_CERT_FILE must then name its CA)")
                     raise UntrustedCertificateError(
                         f"the TLS certificate of {_address(*origin)} is not trusted "
-                        f"({exc.verify_message}): {_certificate_advice(exc.verify_code)}") from None
+                        f"({exc.verify_message}): {_certificate_advice(exc.verify_code)}{inspected}") from None
                 raise UnreachableError(f"cannot reach {_shown(split_auth(url)[0])}{via}: {_describe(exc)}") from None
         raise AssertionError("unreachable")
 
@@ -744,7 +787,10 @@ class HttpTransport:
             if status in (404, 410):
                 raise NotFoundError(f"not found: {_shown(current)} (HTTP {status})")
             if status == 403:
-                raise ForbiddenError(f"refused by the server: {_shown(current)} (HTTP 403)")
+                # Through a plain HTTP proxy, the refusal may be the proxy's own (a blocked site or category).
+                plain_proxy = self._proxy(origin) if origin[0] == "http" else None
+                by = f", or by {plain_proxy.description} on the way" if plain_proxy is not None else ""
+                raise ForbiddenError(f"refused by the server{by}: {_shown(current)} (HTTP 403)")
             if status == 416:
                 raise RangeNotSatisfiableError(f"range not satisfiable at {_shown(current)}")
             proxy = self._proxy(origin) if origin[0] == "http" else None

@@ -21,7 +21,7 @@ from synco_core.receive.meta import RefusedSessionError, fetch_meta
 from synco_core.receive.proxy import split_auth
 from synco_core.receive.transport import (
     NotFoundError,
-    ProxyLoginError,
+    ProxyRefusedError,
     Transport,
     UnreachableError,
     UntrustedCertificateError,
@@ -254,7 +254,7 @@ def find_session(
     reasons: list[str] = []
     unreachable: list[str] = []
     untrusted: list[str] = []
-    proxy_login: list[str] = []
+    proxy_refused: list[ProxyRefusedError] = []
     missing = 0
     for url in candidates:
         transport = make_transport(url)
@@ -273,17 +273,17 @@ def find_session(
                 unreachable.append(str(exc))
                 if isinstance(exc, UntrustedCertificateError):
                     untrusted.append(str(exc))
-                if isinstance(exc, ProxyLoginError):
-                    proxy_login.append(str(exc))
+                if isinstance(exc, ProxyRefusedError):
+                    proxy_refused.append(exc)
             continue
         return transport, meta, url
     tried = "; ".join(reasons) or "no candidates"
     if reasons and len(untrusted) == len(reasons):
         # Something answered, with a certificate this machine does not trust: that is what to put right.
         raise UntrustedCertificateError(untrusted[0])
-    if reasons and len(proxy_login) == len(reasons):
-        # The proxy stopped every request before it left: its login is what to put right.
-        raise ProxyLoginError(proxy_login[0])
+    if reasons and len(proxy_refused) == len(reasons):
+        # The proxy stopped every request before it left (its login, its rules): the proxy is what to put right.
+        raise proxy_refused[0]
     if reasons and len(unreachable) == len(reasons):
         # Nothing answered at all: that says nothing about the session, everything about the connection.
         raise UnreachableError(f"cannot reach the server: no server answered ({'; '.join(unreachable)}); check the "

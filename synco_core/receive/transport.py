@@ -52,7 +52,12 @@ class UntrustedCertificateError(UnreachableError):
     CA, expired, another host's name)."""
 
 
-class ProxyLoginError(UnreachableError):
+class ProxyRefusedError(UnreachableError):
+    """The proxy between this machine and the server answered for the server: it will not open the way there
+    (a tunnel its rules refuse, a server it cannot reach, a tunnel it closed at once)."""
+
+
+class ProxyLoginError(ProxyRefusedError):
     """The proxy between this machine and the server wants a login, or refuses the one given (HTTP 407, or a
     401 to a CONNECT): nothing reached the server."""
 
