@@ -122,13 +122,29 @@ def bypassed(host: str, port: int, no_proxy: str) -> bool:
             continue
         if address is not None and "/" in name:
             try:
-                if address in ipaddress.ip_network(name, strict=False):
+                network = ipaddress.ip_network(name, strict=False)
+                if address in network or _unmapped(address) in network:
                     return True
             except ValueError:
                 pass
             continue
         # "*.example.com" is written for ".example.com" (Go and many tools read it so).
         name = name.removeprefix("*").lstrip(".")
-        if host == name or host.endswith("." + name):
+        if host == name or host.endswith("." + name) or (address is not None and _same_address(address, name)):
             return True
     return False
+
+
+def _same_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address, name: str) -> bool:
+    """True when ``name`` is ``address`` written another way (``::1`` and ``0:0:0:0:0:0:0:1``, ``::ffff:10.0.0.1``
+    and ``10.0.0.1``), as curl compares addresses."""
+    try:
+        other = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return _unmapped(address) == _unmapped(other)
+
+
+def _unmapped(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    mapped = getattr(address, "ipv4_mapped", None)
+    return mapped if mapped is not None else address
