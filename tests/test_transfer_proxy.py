@@ -230,6 +230,13 @@ def test_a_proxy_that_is_not_there_is_a_one_line_error(fixture_app: Path, tmp_pa
     ("::1", 80, "[::1]", True),
     ("fd00::5", 443, "[fd00::/8]:443", True),
     ("fd00::5", 80, "[fd00::/8]:443", False),
+    # An address written another way is the same address (curl compares them so).
+    ("0:0:0:0:0:0:0:1", 80, "::1", True),
+    ("::1", 8080, "[0::1]:8080", True),
+    ("::ffff:10.1.2.3", 80, "10.1.2.3", True),
+    ("::ffff:10.1.2.3", 80, "10.0.0.0/8", True),
+    ("10.1.2.3", 80, "::ffff:10.1.2.4", False),
+    ("2001:db8::1", 80, "2001:DB8:0::1", True),
 ])
 def test_no_proxy_rules(host: str, port: int, no_proxy: str, expected: bool) -> None:
     assert bypassed(host, port, no_proxy) is expected
@@ -424,3 +431,17 @@ def test_a_page_is_described_by_its_title(body: bytes, said: str) -> None:
     from synco_core.receive.fallback import TITLE_BYTES, describe
 
     assert describe(body[:TITLE_BYTES]) == said
+
+
+def test_a_304_nobody_asked_for_is_one_line_naming_the_cache(tmp_path: Path,
+                                                             clean_environment: pytest.MonkeyPatch) -> None:
+    """synco sends no conditional request: a 304 is a cache answering for a copy this machine never had. It was
+    "unexpected HTTP 304 for ...", which said nothing of who or what to change."""
+    from test_receive_hostile_server import raw_server
+
+    with raw_server(lambda conn: conn.sendall(b"HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n")) as url:
+        line = only_error(proxy_receive(url, tmp_path))
+    assert line.endswith(f"{url}{SESSION}/meta.json.enc was answered with 304 Not Modified although synco asks "
+                         "without a condition (no If-None-Match, no If-Modified-Since): a cache or proxy in front of "
+                         "the site answers for a copy this machine does not have; have it send the file, or bypass it "
+                         "for /synco-* and the uploads)"), line

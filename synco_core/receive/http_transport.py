@@ -793,6 +793,12 @@ class HttpTransport:
                 raise ForbiddenError(f"refused by the server{by}: {_shown(current)} (HTTP 403)")
             if status == 416:
                 raise RangeNotSatisfiableError(f"range not satisfiable at {_shown(current)}")
+            if status == 304:
+                # synco never asks with a condition: a 304 is a cache answering for a copy the laptop never had.
+                raise TransferError(f"{_shown(current)} was answered with 304 Not Modified although synco asks without "
+                                    "a condition (no If-None-Match, no If-Modified-Since): a cache or proxy in front "
+                                    "of the site answers for a copy this machine does not have; have it send the "
+                                    "file, or bypass it for /synco-* and the uploads")
             proxy = self._proxy(origin) if origin[0] == "http" else None
             if proxy is not None and (status == 407 or (status == 401 and proxy.authorization and not login)):
                 # tinyproxy answers a wrong proxy login with 401 (not 407): with a proxy login sent and none for
