@@ -243,3 +243,64 @@ def test_what_says_an_answer_is_a_caches_copy(headers: dict[str, str], expected:
 
     lower = {name.lower(): value for name, value in headers.items()}
     assert cache_copy(lambda name: lower.get(name.lower())) == expected
+
+
+# ------------------------------------------------------------------ a body cut short without a Content-Length
+
+
+@pytest.mark.parametrize("files", [1, 3], ids=["one-file", "a-batch"])
+def test_a_body_without_length_cut_short_is_an_interruption_kept_for_the_next_run(tmp_path: Path,
+                                                                                   files: int) -> None:
+    """A cache or proxy that sends a body without Content-Length (and not chunked) ends it by closing the
+    connection, which is also what a cut looks like. A file that ended so short of its size was "another
+    version than serve listed": its part file thrown away, and (since files of another version are asked for
+    again past the caches) asked for once more to the same end. It is now an interrupted download whose part
+    the next run continues with a Range."""
+    import hashlib
+
+    from test_receive_hostile_server import raw_server
+
+    from synco_core.receive.files import part_path
+    from synco_core.receive.http_transport import HttpTransport
+    from synco_core.receive.public import receive_public_files
+    from synco_core.serve.server import start_server
+    from synco_core.wire import PublicIndexEntry
+
+    root = tmp_path / "web"
+    (root / "files").mkdir(parents=True)
+    content = {f"f{number}.bin": bytes([number]) * 100 + hashlib.sha256(bytes([number])).digest() * 3000
+               for number in range(files)}
+    for name, data in content.items():
+        (root / "files" / name).write_bytes(data)
+    index = {name: PublicIndexEntry(size_bytes=len(data), mtime=1_700_000_000, public_uri=f"files/{name}",
+                                    sha256=hashlib.sha256(data).hexdigest()) for name, data in content.items()}
+    target = tmp_path / "t"
+    target.mkdir()
+    asked: list[bytes] = []
+
+    def cut(conn: Any) -> None:
+        asked.append(b"GET")
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n"
+                     + b"\x00" * 100 + b"x" * 40_000)
+        conn.shutdown(2)
+
+    with raw_server(cut) as url:
+        transport = HttpTransport(url)
+        result = receive_public_files(transport, index, target)
+        transport.close()
+    assert result.downloaded == 0 and len(result.failed) == files, result.failed
+    for _path, reason in result.failed:
+        assert "interrupted after 40100 bytes" in reason and "another version" not in reason, reason
+    assert len(asked) == files, "asked for once each: a cut is not an old copy"
+    for name in content:
+        assert part_path(target / name, index[name]).stat().st_size == 40_100
+    server = start_server(root, "127.0.0.1:0")
+    try:
+        transport = HttpTransport(server.url)
+        again = receive_public_files(transport, index, target)
+        transport.close()
+    finally:
+        server.stop()
+    assert (again.downloaded, again.failed) == (files, [])
+    for name, data in content.items():
+        assert (target / name).read_bytes() == data

@@ -386,6 +386,12 @@ def _save(response: Response, destination: StrPath, entry: PublicIndexEntry, on_
                 if digest is not None:
                     digest.update(chunk)
                 on_bytes(len(chunk))
+            if size < entry.size_bytes and not getattr(response, "whole", True):
+                # No Content-Length and not chunked: the body ends with its connection, as a cut one does (a proxy
+                # or cache passing a body on as it comes). What came is kept for the next run to continue.
+                raise TransferError(f"download interrupted after {received} bytes: the server gave no length for "
+                                    "its answer (no Content-Length) and closed the connection short of the "
+                                    f"{entry.size_bytes} bytes the index lists; running again continues it")
             if size != entry.size_bytes:
                 raise _WrongContent(f"{size} bytes received, the index says {entry.size_bytes}")
             if digest is not None and digest.hexdigest() != (entry.sha256 or entry.sha1 or "").lower():
