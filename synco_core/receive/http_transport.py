@@ -789,8 +789,9 @@ class HttpTransport:
             if status == 403:
                 # Through a plain HTTP proxy, the refusal may be the proxy's own (a blocked site or category).
                 plain_proxy = self._proxy(origin) if origin[0] == "http" else None
-                by = f", or by {plain_proxy.description} on the way" if plain_proxy is not None else ""
-                raise ForbiddenError(f"refused by the server{by}: {_shown(current)} (HTTP 403)")
+                refused = (f"refused by the server, or by {plain_proxy.description} on the way"
+                           if plain_proxy is not None else "refused by the server")
+                raise ForbiddenError(f"{refused}: {_shown(current)} (HTTP 403)")
             if status == 416:
                 raise RangeNotSatisfiableError(f"range not satisfiable at {_shown(current)}")
             if status == 304:

@@ -82,15 +82,26 @@ def parse_proxy(url: str, variable: str = "the proxy variable") -> Proxy:
     return Proxy(parts.hostname, port or 80, authorization, variable)
 
 
+#: The variables the proxies are read from (through :func:`urllib.request.getproxies_environment`, which takes
+#: each in lower case first), by the key that function gives them, for messages.
+VARIABLES = {"http": "HTTP_PROXY", "https": "HTTPS_PROXY", "all": "ALL_PROXY", "no": "NO_PROXY"}
+
+
+def variable_named(key: str) -> str:
+    """``HTTPS_PROXY (or https_proxy)``: the variable of a ``getproxies_environment`` key, both its forms."""
+    name = VARIABLES.get(key, f"{key.upper()}_PROXY")
+    return f"{name} (or {name.lower()})"
+
+
 def proxy_for(origin: Origin, proxies: dict[str, str]) -> Proxy | None:
     """The proxy ``HTTP_PROXY`` / ``HTTPS_PROXY``, else ``ALL_PROXY`` (or their lower-case forms) name for
     ``origin``, unless ``NO_PROXY`` exempts its host; ``proxies`` is
     :func:`urllib.request.getproxies_environment`'s answer."""
     scheme, host, port = origin
-    url, variable = proxies.get(scheme), f"{scheme.upper()}_PROXY (or {scheme}_proxy)"
+    url, variable = proxies.get(scheme), variable_named(scheme)
     if not url:
         # curl's fallback for every scheme; urllib leaves it out, and a receive went around the proxy.
-        url, variable = proxies.get("all"), "ALL_PROXY (or all_proxy)"
+        url, variable = proxies.get("all"), variable_named("all")
     if not url:
         return None
     if bypassed(host, port, proxies.get("no", "")):
