@@ -196,16 +196,30 @@ def test_no_proxy_sends_a_host_around_the_proxy(fixture_app: Path, tmp_path: Pat
     assert relay.sent == b"", "nothing went through the proxy"
 
 
+@pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest.mark.parametrize("where", ["free-port", "unknown-name"])
 def test_a_proxy_that_is_not_there_is_a_one_line_error(fixture_app: Path, tmp_path: Path,
-                                                       clean_environment: pytest.MonkeyPatch) -> None:
+                                                       clean_environment: pytest.MonkeyPatch, scheme: str,
+                                                       where: str) -> None:
+    """A proxy variable naming nothing that answers was "cannot reach the server: no server answered (... through
+    proxy ...); check the address, and that serve (or the web server) is running": the server was never asked."""
     key = publish(fixture_app, SESSION, only=("uploads",))
+    proxy = f"127.0.0.1:{_free_port()}" if where == "free-port" else "proxy.invalid:3128"
     with static_server(fixture_app / "web", None) as (url, _behaviour):
-        clean_environment.setenv("HTTP_PROXY", f"http://user:proxy-pw-456@127.0.0.1:{_free_port()}")
+        if scheme == "https":
+            url = url.replace("http://", "https://")
+        variable = f"{scheme.upper()}_PROXY"
+        clean_environment.setenv(variable, f"http://user:proxy-pw-456@{proxy}")
         result = CliRunner().invoke(cli, ["receive", SESSION, key.secret, "--base-url", url, "--target",
                                           str(tmp_path / "t"), "--all"])
     assert result.exit_code == 1
-    assert "through proxy 127.0.0.1:" in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.output
+    assert errors[0].startswith(f"Error: cannot reach {url}{SESSION}/meta.json.enc: proxy {proxy}, which {variable} "
+                                f"(or {scheme}_proxy) names, does not answer ("), errors[0]
+    assert errors[0].endswith("): check the variable, or unset it if this machine reaches the site directly")
     assert "proxy-pw-456" not in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "t").exists() or not any((tmp_path / "t").iterdir())
 
 
 @pytest.mark.parametrize(("host", "port", "no_proxy", "expected"), [

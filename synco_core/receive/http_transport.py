@@ -300,6 +300,14 @@ TUNNEL_LOGIN = re.compile(r"Tunnel connection failed: 40[17]\b")
 TUNNEL_FAILED = re.compile(r"Tunnel connection failed: ([0-9]{3})\s*(.*)", re.DOTALL)
 
 
+class _ProxyUnreachable(OSError):
+    """The proxy itself does not answer (its name does not resolve, nothing listens there): wraps the error."""
+
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(_describe(cause))
+        self.cause = cause
+
+
 def _tunnel_problem(proxy: Proxy, origin: Origin, exc: BaseException) -> str | None:
     """What the proxy did when an https request through it failed before TLS with the server was up: refused
     the CONNECT, could not reach the server, or closed the tunnel it had opened; None for another failure."""
@@ -651,8 +659,11 @@ class HttpTransport:
                 addresses = []
             for address in addresses:
                 check_address(address, self.session_scope, host)
-        sock = paced(socket.create_connection((proxy.host, proxy.port),
-                                              timeout=timeout if isinstance(timeout, (int, float)) else None))
+        try:
+            sock = paced(socket.create_connection((proxy.host, proxy.port),
+                                                  timeout=timeout if isinstance(timeout, (int, float)) else None))
+        except OSError as exc:
+            raise _ProxyUnreachable(exc) from None
         if own and self.session_scope is None:
             # Through a proxy the session's own address is unknown here: other hosts must be public.
             self.session_scope = "public"
@@ -703,6 +714,14 @@ class HttpTransport:
                 if isinstance(exc, TimeoutError):
                     # No answer in time (to the connection, the request or its status line), not a refusal.
                     self._silence.unanswered(origin)
+                if proxy is not None and isinstance(exc, _ProxyUnreachable):
+                    # Nothing went further than this machine: "no server answered ... is serve running" sent the
+                    # user to the server, where the variable naming the proxy is what is wrong (or the proxy is down).
+                    if isinstance(exc.cause, TimeoutError):
+                        self._silence.unanswered(origin)
+                    raise ProxyRefusedError(f"cannot reach {_shown(split_auth(url)[0])}: {proxy.description}, which "
+                                            f"{proxy.variable} names, does not answer ({exc}): check the variable, or "
+                                            "unset it if this machine reaches the site directly") from None
                 if proxy is not None and TUNNEL_LOGIN.match(str(exc)):
                     # http.client's own words for a CONNECT answered 407.
                     shown = _shown(split_auth(url)[0])
