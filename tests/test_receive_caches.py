@@ -304,3 +304,50 @@ def test_a_body_without_length_cut_short_is_an_interruption_kept_for_the_next_ru
     assert (again.downloaded, again.failed) == (files, [])
     for name, data in content.items():
         assert (target / name).read_bytes() == data
+
+
+def test_an_artifact_without_length_cut_short_is_kept_and_continued(fixture_app: Path, tmp_path: Path) -> None:
+    """The dump answered without Content-Length (a proxy passing it on as it comes) and cut: it was "truncated
+    artifact" and its part thrown away, so every run started the dump over. It is now an interrupted download;
+    the next run (here through nginx, which answers ranges) continues it from the bytes kept."""
+    import http.server
+    import threading
+
+    key = publish(fixture_app, SESSION, only=("dbDump",))
+    dump = next((fixture_app / "web" / SESSION).glob("dump.*.enc"))
+    sent = dump.stat().st_size // 2
+
+    class Cutting(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] != f"/{SESSION}/{dump.name}":
+                super().do_GET()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.end_headers()
+            self.wfile.write(dump.read_bytes()[:sent])
+            self.close_connection = True
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), lambda *args: Cutting(*args, directory=str(
+        fixture_app / "web")))
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        first = receive(f"http://127.0.0.1:{server.server_address[1]}/", key.secret, tmp_path / "t")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert first.exit_code == 1, first.output
+    assert f"dbDump: download interrupted after {sent} of the {dump.stat().st_size} encrypted bytes" in first.output
+    assert not (tmp_path / "t" / "dbDump.sqlite").exists()
+    [part] = (tmp_path / "t").glob("*.part")
+    assert part.stat().st_size == sent
+    with nginx(fixture_app / "web", tmp_path / "nginx", laravel=False) as site:
+        again = receive(site.url, key.secret, tmp_path / "t")
+        asked = site.requests()
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "t" / "dbDump.sqlite").read_bytes() == (fixture_app / "data.db").read_bytes()
+    assert any(path.startswith(f"/{SESSION}/{dump.name}") and asked_range == f"bytes={sent}-"
+               for _method, path, _status, _size, asked_range in asked), asked

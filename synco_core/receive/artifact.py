@@ -267,6 +267,14 @@ def _receive_once(
             source.close()
             short = spec.part_path.stat().st_size if spec.part_path.exists() else 0
             page = not existing and not isinstance(exc, UnsafePathError) and is_page(source.first)
+            # An HTTP answer without a length (no Content-Length, not chunked) that ended short: it ends with its
+            # connection, as a cut one does (a proxy passing a body on as it comes). Its bytes are kept.
+            cut = (isinstance(exc, CryptoError) and source.exhausted and bool(spec.encrypted_size) and not page
+                   and short < (spec.encrypted_size or 0) and getattr(response, "whole", None) is False)
+            if cut:
+                raise TransferError(f"{spec.label}: download interrupted after {short} of the {spec.encrypted_size} "
+                                    "encrypted bytes the meta records: the server gave no length for its answer (no "
+                                    "Content-Length) and closed the connection; running again continues it") from None
             spec.part_path.unlink(missing_ok=True)
             if page:
                 raise FallbackPageError(f"{spec.label}: {spec.remote_path} is not on the server: {FALLBACK}") from None
