@@ -9,8 +9,10 @@ the user is told which they are and that they can go, as with any copy ``rsync -
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+from pathlib import Path
 
 from test_install_journal import Scene, synco
 from test_install_journal import scene_fixture as scene_fixture  # the fixture, by its name
@@ -75,3 +77,18 @@ def test_a_kept_copy_removed_by_hand_is_no_longer_named(scene: Scene) -> None:
     second = install_only(scene, "dbDump")
     assert second.returncode == 0, second.stderr
     assert said(second) == [] and recorded_left(scene) == []
+
+
+def test_an_install_record_read_from_a_relative_project_names_no_copy_it_replaced(scene: Scene) -> None:
+    """``receive --install --yes`` read the last record through the project as typed (``.``, the default):
+    its kept copies were relative paths, the install's own absolute, so every copy the install had just
+    replaced was named as left from an earlier one, at the install, in the record and at every rollback.
+    Whatever form the project's path has, a record's paths compare with the install's."""
+    from synco_core.install.state import left_kept, read_state
+
+    assert install_only(scene).returncode == 0
+    replaced = [scene.project / "public" / "media", scene.project / "var" / "storage"]
+    for form in (Path(os.path.relpath(scene.project)), scene.project, scene.project / "public" / ".."):
+        earlier = read_state(form)
+        assert earlier is not None
+        assert left_kept(earlier, replaced, ["dbDump"]) == [], form

@@ -196,6 +196,7 @@ def _path(value: object, project_dir: Path, journal: Path) -> Path | None:
 
 def read_journal(project_dir: Path) -> InstallJournal | None:
     """The journal of an install that never finished in ``project_dir``; None when there is none."""
+    project_dir = Path(os.path.abspath(project_dir))  # as the install's own paths are (see read_state)
     file = project_dir / JOURNAL_FILE
     data = read_json_file(file)
     if data is None:

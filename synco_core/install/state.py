@@ -213,6 +213,9 @@ def read_json_file(file: Path) -> object | None:
 
 def read_state(project_dir: Path) -> InstallState | None:
     """The last install's record, or None when the project has none."""
+    # Its paths are compared with the install's own, which are absolute: a project typed as "." (receive's
+    # default) made every kept copy look like another install's.
+    project_dir = Path(os.path.abspath(project_dir))
     state_file = project_dir / STATE_FILE
     data = read_json_file(state_file)
     if data is None:
