@@ -98,7 +98,7 @@ def test_a_malformed_version_is_refused_in_one_line(scene: Scene, version: Any) 
     set_version(record, version)
     before = snapshot(scene)
     line = one_error_line(synco("db", "rollback", "--yes", cwd=scene.project))
-    assert f"{record} is not a synco install record: its version is {version!r}" in line
+    assert f"{record} is not a synco install record (its version is {version!r}, not a whole number from 1)" in line
     assert snapshot(scene) == before
 
 

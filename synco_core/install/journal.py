@@ -33,12 +33,12 @@ from typing import Any, Literal
 
 from synco_core.engines import crashpoints, default_files
 from synco_core.engines.default_files import BACKUP_SUFFIX, carry_over
-from synco_core.errors import ConfigError, SyncoError
+from synco_core.errors import SyncoError
 from synco_core.fsutil import safe_relative_path
 from synco_core.install import owned
 from synco_core.install.state import read_json_file
 from synco_core.nospace import NO_SPACE_ERRNOS, no_space
-from synco_core.recordversion import RECORD_VERSION, listed_texts, record_version
+from synco_core.recordversion import RECORD_VERSION, damaged, listed_texts, record_version
 from synco_core.trees import remove_tree
 
 log = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ def _path(value: object, project_dir: Path, journal: Path) -> Path | None:
     if value == "":
         return None
     if not isinstance(value, str):
-        raise ConfigError(f"{journal} is not a synco install journal")
+        raise damaged(journal, "install journal")
     if Path(value).is_absolute():
         return Path(value)
     return project_dir.joinpath(*safe_relative_path(value).parts)
@@ -198,23 +198,23 @@ def read_journal(project_dir: Path) -> InstallJournal | None:
     """The journal of an install that never finished in ``project_dir``; None when there is none."""
     project_dir = Path(os.path.abspath(project_dir))  # as the install's own paths are (see read_state)
     file = project_dir / JOURNAL_FILE
-    data = read_json_file(file)
+    data = read_json_file(file, "install journal")
     if data is None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
-        raise ConfigError(f"{file} is not a synco install journal")
+        raise damaged(file, "install journal")
     record_version(data, file, "install journal")
     steps = []
     for entry in data["steps"]:
         if (not isinstance(entry, dict) or entry.get("kind") not in ("database", "files")
                 or entry.get("state") not in ("started", "done", "undoing", "undone")
                 or not isinstance(entry.get("name"), str)):
-            raise ConfigError(f"{file} is not a synco install journal")
+            raise damaged(file, "install journal")
         steps.append(JournalStep(kind=entry["kind"], name=entry["name"], state=entry["state"],
                                  path=_path(entry.get("path", ""), project_dir, file),
                                  backup=_path(entry.get("backup", ""), project_dir, file),
                                  existed=bool(entry.get("existed")),
-                                 kept=listed_texts(entry.get("kept"), f"{file} is not a synco install journal"),
+                                 kept=listed_texts(entry.get("kept"), str(damaged(file, "install journal"))),
                                  created_from=_path(entry.get("createdFrom", ""), project_dir, file),
                                  created=entry.get("created") is True, in_place=entry.get("inPlace") is True))
     return InstallJournal(project_dir, str(data.get("session") or ""), steps)

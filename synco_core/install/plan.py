@@ -23,7 +23,7 @@ from synco_core.install.removals import files_lost
 from synco_core.plugins import SyncoPluginManager, get_plugin_manager
 from synco_core.receive.deletions import RunDeletions
 from synco_core.receive.kept import keep_patterns
-from synco_core.recordversion import listed_texts, record_version
+from synco_core.recordversion import damaged, listed_texts, record_version
 from synco_core.rewriting import read_source_settings
 from synco_core.sizes import human_size
 from synco_core.trees import Choice, select_entries, tree_size
@@ -85,10 +85,12 @@ def load_received(folder: Path) -> Received:
         data = hostilejson.loads(state_file.read_text())
     except FileNotFoundError:
         raise ConfigError(f"{folder} holds no received session (no {RECEIVED_FILE}); run synco receive first") from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{state_file} is unreadable: {exc}") from exc
+    except ValueError as exc:
+        raise damaged(state_file, "receive record", str(exc), unparsed=True) from exc
+    except OSError as exc:
+        raise ConfigError(f"{state_file} is unreadable: {exc.strerror or exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("fileSets"), list):
-        raise ConfigError(f"{state_file} is not a synco receive record")
+        raise damaged(state_file, "receive record")
     record_version(data, state_file, "receive record")
     sets = [received_set(folder, entry, state_file) for entry in data["fileSets"]]
     return Received(folder, str(data.get("session") or ""), str(data.get("frameworkName") or ""), sets)

@@ -22,7 +22,7 @@ from synco_core.engines.default_files import BACKUP_SUFFIX, carry_over
 from synco_core.errors import ConfigError
 from synco_core.fsutil import atomic_output, safe_relative_path
 from synco_core.install import owned
-from synco_core.recordversion import RECORD_VERSION, listed_texts, record_version
+from synco_core.recordversion import RECORD_VERSION, damaged, listed_texts, record_version
 
 STATE_FILE = ".synco-install.json"
 
@@ -175,7 +175,7 @@ def _relative(path: Path, project_dir: Path) -> str:
 
 def _resolve(value: object, project_dir: Path, state_file: Path) -> Path:
     if not isinstance(value, str) or not value:
-        raise ConfigError(f"{state_file} is not a synco install record")
+        raise damaged(state_file, "install record")
     if Path(value).is_absolute():
         return Path(value)
     return project_dir.joinpath(*safe_relative_path(value).parts)
@@ -200,15 +200,18 @@ def write_state(state: InstallState) -> None:
         out.write((json.dumps(data, indent=2) + "\n").encode())
 
 
-def read_json_file(file: Path) -> object | None:
-    """A JSON file's content; None when the file does not exist, a one-line error when it is unreadable."""
+def read_json_file(file: Path, what: str) -> object | None:
+    """A record's JSON (``what``: ``install record``, ...); None when the file does not exist, a one-line error
+    saying what to do when it cannot be read or is not JSON (cut short, edited)."""
     try:
         data: object = hostilejson.loads(file.read_text())
         return data
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{file} is unreadable: {exc}") from exc
+    except ValueError as exc:
+        raise damaged(file, what, str(exc), unparsed=True) from exc
+    except OSError as exc:
+        raise ConfigError(f"{file} is unreadable: {exc.strerror or exc}") from exc
 
 
 def read_state(project_dir: Path) -> InstallState | None:
@@ -217,35 +220,35 @@ def read_state(project_dir: Path) -> InstallState | None:
     # default) made every kept copy look like another install's.
     project_dir = Path(os.path.abspath(project_dir))
     state_file = project_dir / STATE_FILE
-    data = read_json_file(state_file)
+    data = read_json_file(state_file, "install record")
     if data is None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("folders"), list):
-        raise ConfigError(f"{state_file} is not a synco install record")
+        raise damaged(state_file, "install record")
     record_version(data, state_file, "install record")
     folders = []
     for entry in data["folders"]:
         if not isinstance(entry, dict):
-            raise ConfigError(f"{state_file} is not a synco install record")
+            raise damaged(state_file, "install record")
         folders.append(ReplacedFolder(
             path=_resolve(entry.get("path"), project_dir, state_file),
             backup=_resolve(entry.get("backup"), project_dir, state_file),
             previous=bool(entry.get("previous")),
-            kept=listed_texts(entry.get("kept"), f"{state_file} is not a synco install record"),
+            kept=listed_texts(entry.get("kept"), str(damaged(state_file, "install record"))),
         ))
     named = data.get("namedDatabases") or []
     created = data.get("createdDatabases") or []
     for names in (named, created):
         if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
-            raise ConfigError(f"{state_file} is not a synco install record")
+            raise damaged(state_file, "install record")
     left = []
     listed = data.get("left") or []
     if not isinstance(listed, list):
-        raise ConfigError(f"{state_file} is not a synco install record")
+        raise damaged(state_file, "install record")
     for entry in listed:
         if not isinstance(entry, dict) or entry.get("kind") not in ("folder", "database") or not isinstance(
                 entry.get("name"), str):
-            raise ConfigError(f"{state_file} is not a synco install record")
+            raise damaged(state_file, "install record")
         name = entry.get("name")
         left.append(LeftKept(entry["kind"], str(_resolve(name, project_dir, state_file)) if entry["kind"] == "folder"
                              else str(name)))
