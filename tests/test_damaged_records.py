@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 from test_install_journal import Scene, install, scene_fixture, sqlite_state, synco  # noqa: F401
+from test_receive_bad_input import build, receive
 from test_record_versions import one_error_line, snapshot
+from test_transfer_support import fixture_app_fixture, static_server, tree_digest  # noqa: F401
 
 #: Where the records are cut: nothing left, one byte, a third, all but the last two bytes.
 CUTS = [0, 1, 1 / 3, -2]
@@ -104,3 +106,24 @@ def test_the_journal_moved_away_as_told_lets_the_database_be_put_back(scene: Sce
     rolled = synco("db", "rollback", f"sqlite:///{scene.database}", "--yes", cwd=scene.project)
     assert rolled.returncode == 0, rolled.stdout + rolled.stderr
     assert sqlite_state(scene.database) == scene.original
+
+
+@pytest.mark.parametrize("where", CUTS)
+def test_receive_takes_a_cut_receive_record_for_none_and_writes_a_whole_one(
+        fixture_app: Path, tmp_path: Path, where: float) -> None:
+    """To receive, the record only saves work: a cut one is no record, the folder is compared as it is, and a
+    whole record replaces it (the next install reads it)."""
+    key = build(fixture_app)
+    target = tmp_path / "t"
+    with static_server(fixture_app / "web") as (url, _):
+        assert receive(url, key.secret, target).exit_code == 0
+        record = target / ".synco-received.json"
+        whole = json.loads(record.read_text())
+        files = {name: digest for name, digest in tree_digest(target).items() if name != record.name}
+        cut(record, where)
+        again = receive(url, key.secret, target)
+    assert again.exit_code == 0, again.output
+    rewritten = json.loads(record.read_text())
+    assert [s["name"] for s in rewritten["fileSets"]] == [s["name"] for s in whole["fileSets"]]
+    assert rewritten["version"] == whole["version"]
+    assert {name: digest for name, digest in tree_digest(target).items() if name != record.name} == files
