@@ -7,6 +7,10 @@ the laptop's folders. They are of the first day's synco (``fcba3c4``: an install
 ``namedDatabases``, ``createdDatabases`` or ``left``, and no journal at all), of 2026-12-05 (``780b3b4``)
 and of 2026-12-06 (``92c3c1a``: the last before the record versions were checked). A user who upgrades
 synco between an install and its rollback must get back exactly what that install replaced.
+
+``<commit>-mysql.sql`` and ``<commit>-postgresql.sql`` are the dumps two of those syncos wrote (``serve
+--keep`` of a project whose ``.synco.yml`` names a MariaDB 10.11 or PostgreSQL 15 database, received by
+today's synco, which keeps the plaintext as ``dbDump.sql``): a server not upgraded yet keeps sending them.
 """
 
 from __future__ import annotations
@@ -89,3 +93,35 @@ def test_a_folder_an_older_synco_received_is_installed(commit: str, tmp_path: Pa
     assert content(laptop) == SERVER
     ok(synco("db", "rollback", "--yes", cwd=laptop))
     assert content(laptop) == ([(1, "laptop")], ["mine.txt"], ["local.pdf"])
+
+
+#: What the older dumps hold (made by ``serve`` of fcba3c4 and 780b3b4 from a MariaDB 10.11 and a PostgreSQL 15
+#: table with text, JSON, a decimal, bytes and a view over it; kept as the older receive wrote them).
+DUMPED = [(1, "héllo", "12.50", b"\x00\xff"), (2, "tab\there", None, None)]
+
+
+@pytest.mark.parametrize("commit", ["fcba3c4", "780b3b4"])
+def test_an_older_synco_mysql_dump_loads(commit: str, mysql_url: str) -> None:
+    ok(synco("db", "load", mysql_url, str(DATA / f"{commit}-mysql.sql"), "--yes", cwd=DATA))
+    from synco_core.testing.services import mysql_admin_connection
+
+    conn = mysql_admin_connection(mysql_url.rsplit("/", 1)[1])
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT id, title, CAST(amount AS CHAR), data FROM posts ORDER BY id")
+            assert [tuple(row) for row in cur.fetchall()] == DUMPED
+            cur.execute("SELECT COUNT(*) FROM v")
+            assert cur.fetchone()[0] == 2
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("commit", ["fcba3c4", "780b3b4"])
+def test_an_older_synco_postgresql_dump_loads(commit: str, postgres_url: str) -> None:
+    ok(synco("db", "load", postgres_url, str(DATA / f"{commit}-postgresql.sql"), "--yes", cwd=DATA))
+    from synco_core.testing.services import postgres_admin_connection
+
+    with postgres_admin_connection(postgres_url.rsplit("/", 1)[1]) as conn:
+        rows = conn.execute("SELECT id, title, amount::text, data FROM posts ORDER BY id").fetchall()
+        assert [(r[0], r[1], r[2], bytes(r[3]) if r[3] is not None else None) for r in rows] == DUMPED
+        assert conn.execute("SELECT count(*) FROM v").fetchone()[0] == 2
