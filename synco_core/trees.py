@@ -62,12 +62,14 @@ def tree_size(root: Path | str) -> int:
     return total
 
 
-def copy_tree(source: Path, destination: Path, copy_file: Callable[[str, str], object]) -> int:
+def copy_tree(source: Path, destination: Path, copy_file: Callable[[str, str], object],
+              skip: Callable[[str], bool] | None = None) -> int:
     """Copy the folder ``source`` to the new folder ``destination``; the number of entries that are not folders.
 
     As ``shutil.copytree(symlinks=True)`` does: links are copied as links, files through ``copy_file(src, dst)``,
-    and each folder gets its source's mode and times once its content is in. The first failure is raised as
-    the ``OSError`` naming its file.
+    and each folder gets its source's mode and times once its content is in. An entry that is not a folder and
+    whose name ``skip`` answers True for is left out. The first failure is raised as the ``OSError`` naming its
+    file.
     """
     copied = 0
     os.mkdir(destination)
@@ -84,6 +86,8 @@ def copy_tree(source: Path, destination: Path, copy_file: Callable[[str, str], o
             if entry.is_dir(follow_symlinks=False):
                 os.mkdir(target)
                 pending.append((entry.path, target, False))
+                continue
+            if skip is not None and skip(entry.name):
                 continue
             if entry.is_symlink():
                 os.symlink(os.readlink(entry.path), target)

@@ -125,3 +125,20 @@ def test_an_older_synco_postgresql_dump_loads(commit: str, postgres_url: str) ->
         rows = conn.execute("SELECT id, title, amount::text, data FROM posts ORDER BY id").fetchall()
         assert [(r[0], r[1], r[2], bytes(r[3]) if r[3] is not None else None) for r in rows] == DUMPED
         assert conn.execute("SELECT count(*) FROM v").fetchone()[0] == 2
+
+
+@pytest.mark.parametrize("commit", COMMITS)
+def test_the_part_files_a_receive_left_are_not_installed(commit: str, tmp_path: Path) -> None:
+    """A download cut short leaves its part file in the received set: ``<file>.synco-part`` (the older receives'
+    name), ``<file>.<tag>.synco-part`` and ``.synco-<hash>.<tag>.synco-part`` (since 2026-12-05, the last for a long
+    name). An install (after ``--allow-missing``, or of a folder an older receive filled) copied them into
+    the application's folder as if they were uploads."""
+    root = unpack(commit, tmp_path)
+    laptop, media = root / "laptop", root / "dump" / "media"
+    (media / "img" / "logo.png.synco-part").write_bytes(b"half of an older receive's")
+    (media / "b.txt.0123456789ab.synco-part").write_bytes(b"half of today's")
+    (media / "img" / f".synco-{'f' * 32}.0123456789ab.synco-part").write_bytes(b"half of a long name")
+    ok(synco("db", "rollback", "--yes", cwd=laptop))
+    ok(synco("install", str(root / "dump"), "--yes", cwd=laptop))
+    assert content(laptop) == SERVER
+    assert not [p for p in laptop.rglob("*.synco-part") if ".synco-previous" not in p.as_posix()]

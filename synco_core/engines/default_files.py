@@ -51,6 +51,17 @@ class _LinkOrCopy:
         return str(shutil.copy2(source, destination, follow_symlinks=False))
 
 
+#: How every synco's receive names a download cut short in a public set's folder (``<file>.synco-part``; since
+#: 2026-12-05 ``<file>.<tag>.synco-part`` or ``.synco-<hash>.<tag>.synco-part``): never content of the set.
+RECEIVE_PART_SUFFIX = ".synco-part"
+
+
+def _receive_part(name: str) -> bool:
+    """A part file a receive left (after ``--allow-missing``, or an older receive's): the install leaves it out,
+    where the next receive continues it, instead of copying half a file into the application's folder."""
+    return name.endswith(RECEIVE_PART_SUFFIX)
+
+
 def installed_folder(destination: Path) -> Path:
     """The folder an install into ``destination`` replaces: ``destination``, or the folder it leads to when it
     is a link (a deploy tool's shared uploads, a Docker volume), which keeps the link in place."""
@@ -87,7 +98,7 @@ def install_tree(source_dir: Path, destination: Path, keep: Sequence[str] = ()) 
     replaced = False
     manifest: owned.Manifest | None = None
     try:
-        files = copy_tree(source_dir, staging, _LinkOrCopy())
+        files = copy_tree(source_dir, staging, _LinkOrCopy(), skip=_receive_part)
         # The folder replaced keeps who may enter and write it (a local web server's group, a private 0700).
         keep_mode_of(staging, destination)
         manifest = owned.write_manifest(staging, owned.manifest_path(destination))
