@@ -23,6 +23,7 @@ from synco_core.values import (
     DatabaseInventory,
     DatabaseReader,
     DumpOptions,
+    DumpRequirements,
     DumpResult,
     FileSet,
     FileSetOptions,
@@ -337,6 +338,35 @@ def check_install_target(database: DatabaseConfig, options: InstallOptions) -> b
     :return: True when the install could go ahead, or None when not this engine. Raise
         :class:`~synco_core.DatabaseError` naming what is wrong (unreachable, refused, no right to create
         or replace the database).
+    """
+
+
+@hookspec(firstresult=True)
+def check_dump_requirements(database: DatabaseConfig, requirements: DumpRequirements) -> list[str] | None:
+    """Say what the server of ``database`` lacks of what a dump needs, before that dump is downloaded.
+
+    Called on the destination by ``receive --install`` and ``pull --install`` once the session's meta is read
+    and before anything is transferred, and by ``install`` before anything is changed, for a dump whose meta
+    records ``requires`` (a session of Go synco or of a synco before it records nothing: not called). Read
+    the local server (its storage engines, extensions, collations, settings, version) and change nothing.
+    Stops at the first non-None result; return None for an engine you do not handle.
+
+    :param database: the local target (it need not exist yet).
+    :param requirements: what the source recorded while dumping (its ``dump_database`` answer's
+        ``requirements``): the source's version, storage engines, extensions with versions, collations and
+        the longest statement the load sends whole.
+    :return: one entry per missing thing, each naming it and how to fix it (``storage engine ROCKSDB (install
+        mariadb-plugin-rocksdb, then INSTALL SONAME 'ha_rocksdb')``); an empty list when nothing is missing.
+        The core refuses the transfer in one line listing them all, unless ``--skip-requirements``. Raise
+        :class:`~synco_core.DatabaseError` when the server cannot be read.
+
+    Example::
+
+        @hookimpl
+        def check_dump_requirements(database, requirements):
+            if database.engine != "duckdb":
+                return None
+            return [f"extension {name}" for name in requirements.extensions if not duckdb_has(name)]
     """
 
 

@@ -265,6 +265,7 @@ FIRSTRESULT_TYPES: dict[str, type] = {
     "inspect_database": DatabaseInventory,
     "connect_database": DatabaseReader,
     "check_install_target": bool,
+    "check_dump_requirements": list,
     "discard_kept_database": bool,
     "install_files": FilesInstallResult,
 }

@@ -259,6 +259,32 @@ class TableManifest:
 
 
 @dataclass
+class DumpRequirements:
+    """What loading a dump needs of the destination's server, recorded by the source while dumping (the meta's
+    ``requires``) and checked by ``check_dump_requirements`` before a byte of the dump is downloaded.
+
+    Each field is empty (or None) when the engine does not know or the dump needs nothing of that kind.
+    """
+
+    #: The source server's version (``10.11.6-MariaDB``, ``16.4``).
+    server_version: str = ""
+    #: MySQL/MariaDB storage engines of the dumped tables (``InnoDB``, ``ROCKSDB``), as the source names them.
+    engines: list[str] = field(default_factory=list)
+    #: PostgreSQL extensions the dump creates, by name, with the source's version.
+    extensions: dict[str, str] = field(default_factory=dict)
+    #: Collations the dumped tables and columns name (MySQL), or the server-provided collations their columns
+    #: use (PostgreSQL: those of ``pg_catalog``, which the dump does not create).
+    collations: list[str] = field(default_factory=list)
+    #: The longest statement the load must send to the server whole, in bytes: one row's ``INSERT`` (synco's
+    #: MySQL loader cuts a multi-row ``INSERT`` between its rows); None when the engine does not count it.
+    max_statement_bytes: int | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.server_version or self.engines or self.extensions or self.collations
+                    or self.max_statement_bytes)
+
+
+@dataclass
 class DumpResult:
     """What ``dump_database`` wrote."""
 
@@ -272,6 +298,8 @@ class DumpResult:
     tables: dict[str, TableManifest] = field(default_factory=dict)
     #: What was filtered and rewritten, in words, for the receiver to print.
     applied_rules: list[str] = field(default_factory=list)
+    #: What loading the dump needs of the destination's server (the meta's ``requires``); None: not recorded.
+    requirements: DumpRequirements | None = None
 
 
 @dataclass
@@ -519,6 +547,9 @@ class DatabaseInventory:
     tables_ignore_case: bool = False
     #: The same for column names: MySQL/MariaDB and SQLite always ignore their case.
     columns_ignore_case: bool = False
+    #: What a dump of the database would need of the loading server, as far as it is known before dumping
+    #: (not the longest statement): ``pull --install`` checks it before the remote side dumps anything.
+    requirements: DumpRequirements | None = None
 
 
 class DatabaseReader(abc.ABC):

@@ -24,7 +24,7 @@ from synco_core.errors import ConfigError, TransferError, UnsafePathError
 from synco_core.globs import ExcludeMatcher
 from synco_core.goindex import rebase_absolute_keys
 from synco_core.names import MAX_SET_NAME, PLAIN_RELATIVE_PATH, safe_name, safe_relative_path
-from synco_core.values import TableManifest
+from synco_core.values import DumpRequirements, TableManifest
 
 #: The name of the encrypted meta file inside a session folder.
 META_FILE = "meta.json.enc"
@@ -140,6 +140,9 @@ class DumpInfo:
     strict: bool | None = None
     #: What the source's plugins published for the destination's (``source_settings``), by plugin name.
     source_settings: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: ``requires``: what loading the dump needs of the destination's server (checked before the download);
+    #: None when the writer did not record it (Go synco, synco before it): nothing is checked then.
+    requires: DumpRequirements | None = None
 
     def to_json(self) -> dict[str, Any]:
         return _compact({
@@ -156,6 +159,7 @@ class DumpInfo:
             "sanitized": self.sanitized,
             "strict": self.strict,
             "sourceSettings": {name: dict(values) for name, values in self.source_settings.items()},
+            "requires": requirements_to_json(self.requires) if self.requires is not None else None,
         })
 
     @classmethod
@@ -189,7 +193,52 @@ class DumpInfo:
             sanitized=_get(data, "sanitized", bool, where),
             strict=_get(data, "strict", bool, where),
             source_settings=_source_settings(_get(data, "sourceSettings", dict, where, {}), where),
+            requires=requirements_from_json(_get(data, "requires", dict, where), where),
         )
+
+
+#: The most names a ``requires`` list holds, and the longest name (a hostile meta stays small in memory).
+MAX_REQUIRED_NAMES = 1000
+MAX_REQUIRED_NAME = 200
+
+
+def requirements_to_json(requires: DumpRequirements) -> dict[str, Any]:
+    return _compact({
+        "serverVersion": requires.server_version or None,
+        "engines": list(requires.engines),
+        "extensions": dict(requires.extensions),
+        "collations": list(requires.collations),
+        "maxStatementBytes": requires.max_statement_bytes,
+    })
+
+
+def _required_name(value: object, what: str, where: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > MAX_REQUIRED_NAME or not value.isprintable():
+        raise WireFormatError(f"malformed {where}: requires.{what} should hold short names")
+    return value
+
+
+def requirements_from_json(data: Mapping[str, Any] | None, where: str) -> DumpRequirements | None:
+    """``requires`` of a dump (None when absent: nothing is checked, as for Go synco's sessions)."""
+    if data is None:
+        return None
+    engines = _get(data, "engines", list, where, [])
+    extensions = _get(data, "extensions", dict, where, {})
+    collations = _get(data, "collations", list, where, [])
+    if max(len(engines), len(extensions), len(collations)) > MAX_REQUIRED_NAMES:
+        raise WireFormatError(f"malformed {where}: requires lists more than {MAX_REQUIRED_NAMES} names")
+    size = _get(data, "maxStatementBytes", int, where)
+    if size is not None and (isinstance(size, bool) or size < 0):
+        raise WireFormatError(f"malformed {where}: requires.maxStatementBytes should be a size")
+    version = _get(data, "serverVersion", str, where, "")
+    return DumpRequirements(
+        server_version=_required_name(version, "serverVersion", where) if version else "",
+        engines=[_required_name(name, "engines", where) for name in engines],
+        extensions={_required_name(name, "extensions", where): _required_name(value, "extensions", where)
+                    for name, value in extensions.items()},
+        collations=[_required_name(name, "collations", where) for name in collations],
+        max_statement_bytes=size,
+    )
 
 
 def _source_settings(raw: Mapping[str, Any], where: str) -> dict[str, dict[str, str]]:

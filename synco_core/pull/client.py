@@ -419,6 +419,27 @@ class ChannelClient:
                 else:
                     raise FramingError(f"unexpected {kind.decode('ascii', 'replace')} frame while building")
 
+    def requirements(self, options: dict[str, Any]) -> dict[str, Any] | None:
+        """What a dump of the remote project's database would need of the loading server (``requires``, as the
+        meta writes it, and ``engine``), asked before the build; None when the remote synco cannot say (an
+        older one) or could not read it (the build then says why, or goes on without it)."""
+        if self.hello is None or not self.hello.capabilities.get("requirements"):
+            return None
+        with self._exchange({"op": "requirements", "options": options}):
+            kind, payload = self._read_frame()
+            if kind == FATAL:
+                self._broken = remote_error(kind, payload)
+                raise self._broken
+            if kind != RESPONSE:
+                self._broken = FramingError(f"expected the database's requirements, got {kind!r}")
+                raise self._broken
+            message = decode_json(kind, payload)
+        if message.get("status") != "ok":
+            log.debug("the remote side could not say what its dump needs: %s",
+                      remote_text(str(message.get("message", "")), 300))
+            return None
+        return message
+
     def _read_response(self, compressed: bool) -> Response:
         kind, payload = self._read_frame()
         if kind == FATAL:

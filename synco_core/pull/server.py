@@ -38,11 +38,15 @@ from synco_core.pull.frames import (
     read_frame,
 )
 from synco_core.pull.spaces import FileSpace
+from synco_core.redaction import one_line
 
 log = logging.getLogger(__name__)
 
 #: ``build(options, log)`` builds the session and returns the ready message (key, encrypted ...).
 BuildHandler = Callable[[dict[str, Any], Callable[[str], None]], dict[str, Any]]
+#: ``requirements(options)``: what a dump of the project's database would need of the loading server, before
+#: anything is built (the answer's ``requires``, as the meta writes it; ``engine``: the database's engine).
+RequirementsHandler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 class ChannelServer:
@@ -55,11 +59,13 @@ class ChannelServer:
 
     def __init__(self, reader: IO[bytes], writer: IO[bytes], spaces: dict[str, FileSpace] | None = None,
                  build: BuildHandler | None = None, on_disconnect: Callable[[], None] | None = None,
-                 capabilities: dict[str, Any] | None = None, version: str = "") -> None:
+                 capabilities: dict[str, Any] | None = None, version: str = "",
+                 requirements: RequirementsHandler | None = None) -> None:
         self._reader = reader
         self._writer = writer
         self.spaces: dict[str, FileSpace] = dict(spaces or {})
         self._build = build
+        self._requirements = requirements
         self._on_disconnect = on_disconnect
         self.capabilities = dict(capabilities or {})
         self.version = version
@@ -137,7 +143,8 @@ class ChannelServer:
         self.send_json(HELLO, {
             "protocol": PROTOCOL_VERSION, "version": self.version,
             "python": ".".join(str(part) for part in __import__("sys").version_info[:3]),
-            "capabilities": {**self.capabilities, "get_batch": True, "stream_database": self._build is not None},
+            "capabilities": {**self.capabilities, "get_batch": True, "stream_database": self._build is not None,
+                             "requirements": self._requirements is not None},
         })
         threading.Thread(target=self._read_requests, name="channel-requests", daemon=True).start()
         while True:
@@ -160,6 +167,8 @@ class ChannelServer:
                 self._answer_get_batch(request)
             elif op == "build":
                 self._answer_build(request)
+            elif op == "requirements":
+                self._answer_requirements(request)
             else:
                 self.send_json(RESPONSE, {"status": "error", "message": f"unknown request {op!r}"})
 
@@ -180,6 +189,18 @@ class ChannelServer:
         options = request.get("options")
         ready = self._build(options if isinstance(options, dict) else {}, self.log)
         self.send_json(READY, ready)
+
+    def _answer_requirements(self, request: dict[str, Any]) -> None:
+        if self._requirements is None:
+            self.send_json(RESPONSE, {"status": "error", "message": "this channel serves no requirements"})
+            return
+        options = request.get("options")
+        try:
+            answer = self._requirements(options if isinstance(options, dict) else {})
+        except Exception as exc:  # Not fatal: the build that follows says it again, or goes on without it.
+            self.send_json(RESPONSE, {"status": "error", "message": one_line(str(exc))})
+            return
+        self.send_json(RESPONSE, {"status": "ok", **answer})
 
     def _error(self, message: str) -> None:
         self.send_json(RESPONSE, {"status": "error", "message": message}, flush=False)

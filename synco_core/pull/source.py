@@ -118,7 +118,8 @@ class PullSource:
 
     def __init__(self, reader: BinaryIO, writer: BinaryIO) -> None:
         self.server = ChannelServer(reader, writer, build=self.build, on_disconnect=self._on_disconnect,
-                                    capabilities=dict(capabilities()), version=__version__)
+                                    capabilities=dict(capabilities()), version=__version__,
+                                    requirements=self.requirements)
         self.building = False
         #: channel mode: the private folder the session is built in.
         self._scratch: ScratchFolder | None = None
@@ -144,6 +145,24 @@ class PullSource:
             return self._build_private(framework, options, progress)
         finally:
             self.building = False
+
+    def requirements(self, options: dict[str, Any]) -> dict[str, Any]:
+        """What a dump of the project's database would need of the loading server, read before anything is built
+        (the longest statement is known only once dumped): ``pull --install`` refuses a laptop that lacks it
+        before the dump starts. Empty when the session would hold no database."""
+        from synco_core.databases import DB_SET_NAME
+        from synco_core.detection import detect
+        from synco_core.engines.dispatch import inspect_with_engine
+        from synco_core.wire import requirements_to_json
+
+        framework = detect(Path.cwd(), options.get("framework") or None)
+        database = framework.database
+        only = options.get("only") or []
+        if database is None or (isinstance(only, list) and only and DB_SET_NAME not in only):
+            return {}
+        _check_engine(framework)
+        needs = inspect_with_engine(database).requirements
+        return {"engine": database.engine, **({"requires": requirements_to_json(needs)} if needs else {})}
 
     def _build_private(self, framework: Framework, options: dict[str, Any], progress: Progress) -> dict[str, Any]:
         from synco_core.serve.build import BuildContext, build_session, includes_database

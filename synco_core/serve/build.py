@@ -53,7 +53,15 @@ from synco_core.serve.private_tar import add_members
 from synco_core.serve.public_set import DOTFILES, PublicSetOptions, public_candidates, write_public_set
 from synco_core.serve.setroot import unavailable_reason
 from synco_core.serve.ttl import is_synco_folder
-from synco_core.values import DatabaseConfig, FileSet, FileSetOptions, Framework, PublicFile
+from synco_core.values import (
+    DatabaseConfig,
+    DumpRequirements,
+    DumpResult,
+    FileSet,
+    FileSetOptions,
+    Framework,
+    PublicFile,
+)
 from synco_core.wire import (
     DUMP_TYPES,
     INDEX_FORMAT_LEFT_OUT,
@@ -309,8 +317,20 @@ def write_dump(framework: Framework, folder: SessionFolder, options: BuildOption
         sanitized=options.sanitize,
         strict=dump_options.strict or None,
         source_settings=source_settings,
+        requires=_requirements(result),
     )
     return WireFileSet(name=set_name, type=wire_type, dump=info)
+
+
+def _requirements(result: DumpResult) -> DumpRequirements | None:
+    """What the dump needs of the loading server, with the source's version (``requires``); None when the
+    engine recorded nothing (a third-party engine: nothing is checked before the download then)."""
+    requires = result.requirements
+    if requires is None:
+        return None
+    if not requires.server_version and result.server_version:
+        requires = dataclasses.replace(requires, server_version=result.server_version)
+    return requires if requires else None
 
 
 def _dump_estimate(database: DatabaseConfig, dump: SessionDump,

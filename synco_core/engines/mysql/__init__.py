@@ -25,6 +25,7 @@ from synco_core.values import (
     DatabaseInventory,
     DatabaseReader,
     DumpOptions,
+    DumpRequirements,
     DumpResult,
     InstallOptions,
     InstallResult,
@@ -58,6 +59,15 @@ def check_install_target(database: DatabaseConfig, options: InstallOptions) -> b
     from synco_core.engines.mysql.preflight import check
 
     return check(database)
+
+
+@hookimpl(trylast=True)
+def check_dump_requirements(database: DatabaseConfig, requirements: DumpRequirements) -> list[str] | None:
+    if database.engine != ENGINE:
+        return None
+    from synco_core.engines.mysql.requirements import check
+
+    return check(database, requirements)
 
 
 @hookimpl(trylast=True)

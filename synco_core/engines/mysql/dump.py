@@ -32,6 +32,7 @@ from synco_core.engines.mysql import (
     loadable,
     newest,
     qualify,
+    requirements,
     rowformat,
     rowstream,
     schema,
@@ -309,6 +310,9 @@ def _dump(conn: Any, db: str, out: BinaryIO, options: DumpOptions, outside: Call
         writer.close(raise_error=False)
         raise
     writer.close()
+    if result.requirements is not None:
+        # Counted by the writer thread: final once it has written everything.
+        result.requirements.max_statement_bytes = writer.longest_row_statement or None
     return result
 
 
@@ -579,7 +583,8 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
     # The manifest is complete only once the writer thread has counted every row: written from there.
     writer.call(functools.partial(_write_trailer, writer.out, manifest))
     return DumpResult(engine="mysql", wire_type="MysqlDump", format="sql", server_version=version,
-                      tables=manifest, applied_rules=_applied_rules(options))
+                      tables=manifest, applied_rules=_applied_rules(options),
+                      requirements=requirements.recorded(conn, db, tables, engines))
 
 
 def _dumped_columns(conn: Any, db: str, table: str, skipped: unsupported.LeftOut) -> list[Column]:

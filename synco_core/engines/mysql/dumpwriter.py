@@ -49,6 +49,10 @@ class Writer:
         self.queue: queue.Queue[bytes | Callable[[], None]] = queue.Queue(maxsize=self.QUEUE_BLOCKS)
         #: Set once nothing more is handed over (:mod:`synco_core.handoff`: no end marker to be missed).
         self.ended = threading.Event()
+        #: The longest one-row INSERT written (bytes, without its ";"): the longest statement a loader must send
+        #: whole, since synco's loader cuts a multi-row INSERT between its rows (the meta's ``requires``).
+        #: Written by the writer thread only.
+        self.longest_row_statement = 0
         self.thread = threading.Thread(target=self._run, name="synco-dump-writer", daemon=True)
         self.thread.start()
 
@@ -106,6 +110,7 @@ class TableWriter:
 
     def __init__(self, writer: Writer, table: str, columns: list[literals.Column], statement_bytes: int) -> None:
         self.out = writer.out
+        self.writer = writer
         self.insert = (f"INSERT INTO {quote_name(table)} ({','.join(quote_name(c.name) for c in columns)}) "
                        "VALUES ").encode("utf-8", "surrogateescape")
         self.statement_bytes = statement_bytes
@@ -118,7 +123,12 @@ class TableWriter:
         self.checksum += sum(map(zlib.crc32, rows))
         self.rows += len(rows)
         dumpprogress.rows_written(len(rows))
-        self._statement(literals.escape_carriage_returns(b",".join(rows)))
+        joined = b",".join(rows)
+        values = literals.escape_carriage_returns(joined)
+        # Escaping a carriage return adds a byte: only then is each row's own growth counted.
+        longest = max(map(len, rows)) if len(values) == len(joined) else max(len(r) + r.count(b"\r") for r in rows)
+        self._note(longest)
+        self._statement(values)
 
     def page(self, values: bytes) -> None:
         """A page of the chunked dump: row literals separated by NUL, a byte no literal contains
@@ -138,6 +148,7 @@ class TableWriter:
         self.checksum += crc
         self.rows += 1
         dumpprogress.rows_written(1)
+        self._note(size)
         self._count(size)
 
     def spooled_row(self, size: int, crc: int, blocks: Callable[[], Iterator[bytes]]) -> None:
@@ -150,7 +161,11 @@ class TableWriter:
         self.checksum += crc
         self.rows += 1
         dumpprogress.rows_written(1)
+        self._note(size)
         self._count(size)
+
+    def _note(self, row_size: int) -> None:
+        self.writer.longest_row_statement = max(self.writer.longest_row_statement, len(self.insert) + row_size)
 
     def _head(self, size: int) -> None:
         # The size hint lets synco's loader take the statement without scanning its values for the end.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pymysql
 
+from synco_core.engines.mysql import requirements
 from synco_core.engines.mysql.connect import connect, describe, where
 from synco_core.engines.mysql.schema import query, text
 from synco_core.errors import DatabaseError
@@ -21,10 +22,13 @@ def inspect(database: DatabaseConfig) -> DatabaseInventory:
                                    (database.name,)):
             columns.setdefault(text(table), []).append(text(column))
         tables = []
-        for name, kind, rows, data, index in query(
-                conn, "SELECT TABLE_NAME, TABLE_TYPE, TABLE_ROWS, DATA_LENGTH, INDEX_LENGTH "
+        engines: dict[str, str] = {}
+        for name, kind, rows, data, index, engine in query(
+                conn, "SELECT TABLE_NAME, TABLE_TYPE, TABLE_ROWS, DATA_LENGTH, INDEX_LENGTH, ENGINE "
                       "FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s ORDER BY TABLE_NAME", (database.name,)):
             is_view = text(kind) == "VIEW"
+            if not is_view and text(kind) != "SEQUENCE":
+                engines[text(name)] = text(engine)
             tables.append(TableInfo(
                 name=text(name),
                 columns=columns.get(text(name), []),
@@ -34,8 +38,11 @@ def inspect(database: DatabaseConfig) -> DatabaseInventory:
             ))
         # lower_case_table_names 1 stores names in lower case, 2 keeps their case but compares them in lower
         # case: either way the server finds WP_users under wp_users. Column names never depend on case.
+        needs = requirements.recorded(conn, database.name, engines, engines)
+        needs.server_version = version
         return DatabaseInventory(engine="mysql", server_version=version, tables=tables,
-                                 tables_ignore_case=int(lower_case or 0) != 0, columns_ignore_case=True)
+                                 tables_ignore_case=int(lower_case or 0) != 0, columns_ignore_case=True,
+                                 requirements=needs)
     except pymysql.err.MySQLError as exc:
         raise DatabaseError(f"cannot inspect {database.name!r} on {where(database)}: {describe(exc)}") from exc
     finally:

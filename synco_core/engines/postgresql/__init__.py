@@ -24,6 +24,7 @@ from synco_core.values import (
     DatabaseInventory,
     DatabaseReader,
     DumpOptions,
+    DumpRequirements,
     DumpResult,
     InstallOptions,
     InstallResult,
@@ -61,6 +62,15 @@ def check_install_target(database: DatabaseConfig, options: InstallOptions) -> b
 
 
 @hookimpl(trylast=True)
+def check_dump_requirements(database: DatabaseConfig, requirements: DumpRequirements) -> list[str] | None:
+    if database.engine != ENGINE:
+        return None
+    from synco_core.engines.postgresql.requirements import check
+
+    return check(database, requirements)
+
+
+@hookimpl(trylast=True)
 def rollback_database(database: DatabaseConfig, options: InstallOptions) -> InstallResult | None:
     if database.engine != ENGINE:
         return None
@@ -85,6 +95,7 @@ def inspect_database(database: DatabaseConfig) -> DatabaseInventory | None:
         return None
     import psycopg
 
+    from synco_core.engines.postgresql import requirements
     from synco_core.engines.postgresql.catalog import USER_SCHEMA, manifest_key, not_extension_member
     from synco_core.engines.postgresql.connection import connect, one_line, where
 
@@ -100,6 +111,8 @@ def inspect_database(database: DatabaseConfig) -> DatabaseInventory | None:
             WHERE c.relkind IN ('r', 'p', 'v', 'm') AND {USER_SCHEMA.format('n')}
               AND {not_extension_member('pg_class', 'c.oid')}
             ORDER BY n.nspname, c.relname""").fetchall()
+        needs = requirements.recorded(conn, requirements.created_extensions(conn))
+        needs.server_version = version
     except psycopg.Error as exc:
         raise DatabaseError(f"cannot inspect PostgreSQL database {where(database)}: {one_line(exc)}") from exc
     finally:
@@ -115,7 +128,7 @@ def inspect_database(database: DatabaseConfig) -> DatabaseInventory | None:
         )
         for schema, name, kind, estimate, size, columns in rows
     ]
-    return DatabaseInventory(engine=ENGINE, server_version=version, tables=tables)
+    return DatabaseInventory(engine=ENGINE, server_version=version, tables=tables, requirements=needs)
 
 
 @hookimpl(trylast=True)

@@ -40,6 +40,7 @@ from synco_core.engines.postgresql import (
     privileges,
     rawtext,
     regvalues,
+    requirements,
     searchpaths,
     sourcedatabase,
     unlocked,
@@ -134,6 +135,8 @@ class PostgresDumper:
         self.options = options
         self.quote = Quoter(())
         self.conn: psycopg.Connection[Any] | None = None
+        #: The extensions the dump creates (their OIDs), for the meta's ``requires``.
+        self.extension_oids: list[int] = []
         #: Every object the dump creates, by catalog key (what comments, labels and owners refer to), and
         #: the ones left out with --skip-unsupported.
         self.registry = Registry()
@@ -338,7 +341,8 @@ class PostgresDumper:
         w.sql("\n" + TRAILER)
         conn.execute("COMMIT")
         return DumpResult(engine="postgresql", wire_type="PostgresDump", format="sql", server_version=version,
-                          tables=manifest, applied_rules=applied)
+                          tables=manifest, applied_rules=applied,
+                          requirements=requirements.recorded(conn, self.extension_oids))
 
     # -- what the dump leaves out --------------------------------------------------------------------
 
@@ -462,6 +466,7 @@ class PostgresDumper:
         for extension, schema in extensions.read_extensions(conn, q):
             if not self.registry.register([extension]):
                 continue
+            self.extension_oids.append(int(extension.key[1]))
             if schema not in created and schema != "pg_catalog":
                 w.sql(f"CREATE SCHEMA {q(schema)};\n")
                 created.add(schema)

@@ -1,0 +1,119 @@
+"""What a MySQL/MariaDB dump needs of the server that loads it: recorded by the dump, checked before a download.
+
+A laptop's server without a storage engine production uses (ROCKSDB, Mroonga: plugins), without a collation
+(MariaDB 11's ``uca1400`` ones on a 10.6), or with a ``max_allowed_packet`` below production's longest row
+was found at load time, after the whole download. The dump records the engines of its tables, the collations
+its tables and columns name and its longest one-row ``INSERT`` (:class:`~synco_core.values.DumpRequirements`);
+:func:`missing` reads the local server's answers and names what it lacks, each with its fix.
+
+MySQL 8's ``*_0900_*`` collations are not required of MariaDB: its loader maps them to the nearest one it has
+(:func:`synco_core.engines.mysql.load.map_collation`), with a warning.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from synco_core.engines.mysql import schema
+from synco_core.errors import DatabaseError
+from synco_core.values import DatabaseConfig, DumpRequirements
+
+#: The Debian package of the storage engines MariaDB ships as plugins of their own (the rest is in the server).
+ENGINE_PACKAGES = {
+    "rocksdb": "mariadb-plugin-rocksdb",
+    "mroonga": "mariadb-plugin-mroonga",
+    "spider": "mariadb-plugin-spider",
+    "connect": "mariadb-plugin-connect",
+    "s3": "mariadb-plugin-s3",
+    "oqgraph": "mariadb-plugin-oqgraph",
+    "columnstore": "mariadb-plugin-columnstore",
+}
+#: The plugin library of an engine whose name is not ``ha_<engine>``.
+ENGINE_LIBRARIES = {"federated": "ha_federatedx", "mrg_myisam": "", "performance_schema": ""}
+#: The most a server's ``max_allowed_packet`` can be (1 GiB, MySQL and MariaDB alike).
+MAX_PACKET_LIMIT = 1 << 30
+MIB = 1 << 20
+
+
+def recorded(conn: Any, db: str, tables: Iterable[str], engines: dict[str, str]) -> DumpRequirements:
+    """The storage engines and collations of ``tables`` (every table the dump creates, rows or not); the longest
+    statement is added by the dump once it is written."""
+    dumped = set(tables)
+    collations: set[str] = set()
+    for table, collation in schema.query(
+            conn, "SELECT TABLE_NAME, TABLE_COLLATION FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s "
+                  "AND TABLE_COLLATION IS NOT NULL UNION SELECT TABLE_NAME, COLLATION_NAME FROM "
+                  "information_schema.COLUMNS WHERE TABLE_SCHEMA=%s AND COLLATION_NAME IS NOT NULL", (db, db)):
+        if schema.text(table) in dumped:
+            collations.add(schema.text(collation))
+    return DumpRequirements(
+        engines=sorted({engines[table] for table in dumped if engines.get(table)}, key=str.lower),
+        collations=sorted(collations))
+
+
+def _engine_fix(engine: str, mariadb: bool) -> str:
+    name = engine.lower()
+    library = ENGINE_LIBRARIES.get(name, f"ha_{name}")
+    install = f"INSTALL SONAME '{library}'" if mariadb and library else f"enable the {engine} plugin"
+    package = ENGINE_PACKAGES.get(name)
+    return f"install {package}, then {install}" if package else install
+
+
+def _packet_fix(size: int) -> str:
+    # The loader refuses a statement of max_allowed_packet bytes or more: the next MiB above it, at least.
+    wanted = min(MAX_PACKET_LIMIT, max(MIB, math.ceil((size + 1) / MIB) * MIB))
+    return (f"SET GLOBAL max_allowed_packet={wanted}, or max_allowed_packet={wanted // MIB}M under [mysqld] in "
+            "the server's configuration")
+
+
+def missing(conn: Any, requires: DumpRequirements) -> list[str]:
+    """What the server of ``conn`` lacks of ``requires``, each with how to fix it; empty when nothing."""
+    # The loader's own pattern of what it maps (imported here: the loader imports the dumper, which imports this).
+    from synco_core.engines.mysql.load import _COLLATION
+
+    version = schema.text(schema.query(conn, "SELECT VERSION()")[0][0])
+    mariadb = "mariadb" in version.lower()
+    lacking: list[str] = []
+    if requires.engines:
+        usable = {schema.text(engine).lower() for engine, support in schema.query(
+            conn, "SELECT ENGINE, SUPPORT FROM information_schema.ENGINES")
+            if schema.text(support).upper() in ("YES", "DEFAULT")}
+        lacking += [f"storage engine {engine} ({_engine_fix(engine, mariadb)})"
+                    for engine in requires.engines if engine.lower() not in usable]
+    if requires.collations:
+        known = {schema.text(row[0]).lower() for row in schema.query(conn, "SHOW COLLATION")}
+        unknown = [name for name in requires.collations if name.lower() not in known
+                   # MariaDB's load maps MySQL 8's to the nearest one it has.
+                   and not (mariadb and _COLLATION.fullmatch(name.encode()))]
+        if unknown:
+            source = f" (the source runs {requires.server_version})" if requires.server_version else ""
+            lacking.append(f"collation{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} (a server release "
+                           f"that has {'them' if len(unknown) > 1 else 'it'}{source})")
+    size = requires.max_statement_bytes
+    if size:
+        packet = int(schema.query(conn, "SELECT @@max_allowed_packet")[0][0])
+        if size >= packet:
+            fix = (_packet_fix(size) if size < MAX_PACKET_LIMIT
+                   else "no server takes a statement that long: leave the table's rows out on the source")
+            lacking.append(f"max_allowed_packet {packet} is below the dump's longest row, a statement of {size} "
+                           f"bytes ({fix})")
+    return lacking
+
+
+def check(database: DatabaseConfig, requires: DumpRequirements) -> list[str]:
+    """:func:`missing` on the server of ``database`` (the database itself need not exist yet)."""
+    import pymysql
+
+    from synco_core.engines.mysql.connect import connect, describe, where
+
+    try:
+        conn = connect(database, use_database=False)
+        try:
+            return missing(conn, requires)
+        finally:
+            conn.close()
+    except pymysql.err.MySQLError as exc:
+        raise DatabaseError(f"reading what the server on {where(database)} has, for the dump's requirements, "
+                            f"failed: {describe(exc)}") from exc
