@@ -14,6 +14,7 @@ from synco_core.cli.options import (
     debug_option,
     no_terminate_option,
     site_url_option,
+    skip_requirements_option,
     split_names,
     yes_option,
 )
@@ -39,13 +40,14 @@ from synco_core.install.run import install_received
               help="Take at most N files out of the project's folders in all (refused, nothing installed, if more; "
                    "without it, only a set received empty is refused).")
 @no_terminate_option
+@skip_requirements_option
 @click.option("--plan", "plan_only", is_flag=True, help="Show what would be replaced; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="With --plan: print JSON.")
 @site_url_option
 @debug_option
 def command(folder: Path, framework_name: str | None, project_dir: Path, only: tuple[str, ...], yes: bool,
             force_remote_target: bool, post_install: bool, delete_excluded: bool, max_delete: int | None,
-            no_terminate: bool, plan_only: bool, as_json: bool, site_url: str | None) -> None:
+            no_terminate: bool, skip_requirements: bool, plan_only: bool, as_json: bool, site_url: str | None) -> None:
     """Install a received FOLDER (default ./dump) into the local project: database and files, all or nothing."""
     if plan_only:
         local = detect(project_dir, framework_name, side="destination")
@@ -76,4 +78,5 @@ def command(folder: Path, framework_name: str | None, project_dir: Path, only: t
         delete_excluded=delete_excluded,
         max_delete=max_delete,
         terminate=not no_terminate,
+        skip_requirements=skip_requirements,
     )

@@ -281,6 +281,14 @@ def other_project_option(func: F) -> F:
         help="Receive into a --target that holds another project's content (it becomes this one's).")(func)
 
 
+def skip_requirements_option(func: F) -> F:
+    return click.option(
+        "--skip-requirements", is_flag=True,
+        help="Install although the local database server lacks what the dump needs (a storage engine, an "
+             "extension, a collation, max_allowed_packet, its version), which is refused otherwise; the load may "
+             "then fail on it, the local database as it was.")(func)
+
+
 def yes_option(func: F) -> F:
     return click.option("--yes", "-y", is_flag=True, help="Do not ask before replacing anything.")(func)
 

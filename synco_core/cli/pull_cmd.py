@@ -18,6 +18,7 @@ from synco_core.cli.options import (
     other_project_option,
     seconds_type,
     site_url_option,
+    skip_requirements_option,
     split_names,
     yes_option,
 )
@@ -75,6 +76,7 @@ remote interpreter and synco command ('upload' always uploads the zipapp).
 @click.option("--delete", is_flag=True, help="Remove local public files the remote no longer has.")
 @max_delete_option
 @no_terminate_option
+@skip_requirements_option
 @click.option("--delete-excluded", is_flag=True,
               help="Also remove (and replace) local files the remote's exclude rules match, which are kept otherwise.")
 @other_project_option
@@ -89,8 +91,8 @@ remote interpreter and synco command ('upload' always uploads the zipapp).
 def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, yes: bool, post_install: bool,
             force_remote_target: bool, allow_missing: bool, via_http: bool, base_url: str | None,
             remote_listen: str | None, target: Path, framework_name: str | None, jobs: int, delete: bool,
-            max_delete: int | None, no_terminate: bool, delete_excluded: bool, other_project: bool, zstd_level: int,
-            connect_timeout: float | None,
+            max_delete: int | None, no_terminate: bool, skip_requirements: bool, delete_excluded: bool,
+            other_project: bool, zstd_level: int, connect_timeout: float | None,
             site_url: str | None) -> None:
     from synco_core.cli.main import is_debug
     from synco_core.cli.receive_cmd import print_summary
@@ -98,9 +100,9 @@ def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, y
 
     if (base_url or remote_listen) and not via_http:
         raise click.UsageError("--base-url and --remote-listen go with --via-http")
-    if not install and (post_install or force_remote_target or allow_missing or site_url):
-        raise click.UsageError("--post-install, --force-remote-target, --allow-missing and --site-url go with "
-                               "--install")
+    if not install and (post_install or force_remote_target or allow_missing or site_url or skip_requirements):
+        raise click.UsageError("--post-install, --force-remote-target, --allow-missing, --site-url and "
+                               "--skip-requirements go with --install")
     resolved = resolve_remote(remote, Path.cwd())
     ui = TerminalInteraction()
     wanted = split_names(only)
@@ -119,6 +121,7 @@ def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, y
             options.on_set_arrived = installing.set_arrived
             options.on_dump_stream = installing.start_streamed
             options.on_accepted = installing.session_accepted
+            options.check_requirements = installing.check_remote_requirements
         result = pull(resolved, options, echo=ui.echo, reporter=Reporter())
         if not result.encrypted and not via_http:
             ui.echo("Note: the remote host has no cryptography; the session crossed the channel without the age "
@@ -129,6 +132,6 @@ def command(remote: str, only: tuple[str, ...], all_sets: bool, install: bool, y
     request = InstallRequest(Path.cwd(), yes=yes, post_install=post_install, force_remote_target=force_remote_target,
                              allow_missing=allow_missing, site_url=site_url,
                              delete_excluded=delete_excluded, max_delete=max_delete,
-                             terminate=not no_terminate) if install else None
+                             terminate=not no_terminate, skip_requirements=skip_requirements) if install else None
     if not pull_and_install(run, request, ui, print_summary, wanted):
         raise click.exceptions.Exit(1)

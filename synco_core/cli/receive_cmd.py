@@ -29,6 +29,7 @@ from synco_core.cli.options import (
     other_project_option,
     seconds_type,
     site_url_option,
+    skip_requirements_option,
     split_names,
     yes_option,
 )
@@ -243,6 +244,7 @@ def print_summary(summary: ReceiveSummary) -> None:
 @click.option("--delete", is_flag=True, help="Remove local public files the server no longer lists.")
 @max_delete_option
 @no_terminate_option
+@skip_requirements_option
 @click.option("--delete-excluded", is_flag=True,
               help="Also remove (and replace) local files serve's exclude rules match, which are kept otherwise.")
 @other_project_option
@@ -267,7 +269,7 @@ def print_summary(summary: ReceiveSummary) -> None:
 @debug_option
 def command(session: str, key: str | None, key_file: Path | None, base_url: str | None, all_sets: bool,
             only: tuple[str, ...], target: Path, jobs: int, delete: bool, max_delete: int | None, no_terminate: bool,
-            delete_excluded: bool, other_project: bool, insecure: bool,
+            skip_requirements: bool, delete_excluded: bool, other_project: bool, insecure: bool,
             timeout: float,
             plan_only: bool, as_json: bool,
             install: bool, yes: bool, post_install: bool, force_remote_target: bool, allow_missing: bool,
@@ -299,9 +301,10 @@ def command(session: str, key: str | None, key_file: Path | None, base_url: str 
         raise click.UsageError("--json goes with --plan")
     if plan_only and install:
         raise click.UsageError("--plan changes nothing, so it cannot --install; run without --plan to install")
-    if not install and (post_install or force_remote_target or allow_missing or site_url or framework_name):
-        raise click.UsageError("--post-install, --force-remote-target, --allow-missing, --site-url and --framework "
-                               "go with --install")
+    if not install and (post_install or force_remote_target or allow_missing or site_url or framework_name
+                        or skip_requirements):
+        raise click.UsageError("--post-install, --force-remote-target, --allow-missing, --site-url, --framework and "
+                               "--skip-requirements go with --install")
     ui = TerminalInteraction()
     address = SessionAddress(session, key, base_url=base_url, insecure=insecure, jobs=jobs, project_dir=project_dir)
     choose = None
@@ -326,6 +329,7 @@ def command(session: str, key: str | None, key_file: Path | None, base_url: str 
     request = InstallRequest(project_dir, yes=yes, post_install=post_install, force_remote_target=force_remote_target,
                              allow_missing=allow_missing, site_url=site_url,
                              framework_name=framework_name, delete_excluded=delete_excluded,
-                             max_delete=max_delete, terminate=not no_terminate) if install else None
+                             max_delete=max_delete, terminate=not no_terminate,
+                             skip_requirements=skip_requirements) if install else None
     if not receive_and_install(address, options, request, ui, Reporter(), print_summary):
         raise click.exceptions.Exit(1)

@@ -30,10 +30,12 @@ from synco_core.trees import Choice, select_entries, tree_size
 from synco_core.values import (
     DatabaseConfig,
     DatabaseInventory,
+    DumpRequirements,
     Framework,
     InstallOptions,
     TableManifest,
 )
+from synco_core.wire import WireFileSet, WireFormatError
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,8 @@ class ReceivedSet:
     #: Serve's exclude rules of a file set (:mod:`synco_core.receive.kept`): what they match in the folder the
     #: install replaces is the laptop's own and is carried into the new content.
     keep: tuple[str, ...] = ()
+    #: What the dump needs of the loading server (the meta's ``requires``), None when the session recorded none.
+    requires: DumpRequirements | None = None
 
     @property
     def size_bytes(self) -> int:
@@ -120,7 +124,19 @@ def received_set(folder: Path, entry: object, state_file: Path | None = None) ->
         download_bytes=_download_bytes(entry.get("wire")),
         source_settings=read_source_settings(entry.get("sourceSettings")),
         keep=_checked_patterns(keep_patterns(entry.get("wire")), malformed),
+        requires=_requirements(entry.get("wire"), malformed),
     )
+
+
+def _requirements(wire: object, malformed: str) -> DumpRequirements | None:
+    """What a dump needs of the loading server, from the meta entry receive recorded (``wire``)."""
+    if not isinstance(wire, dict):
+        return None
+    try:
+        dump = WireFileSet.from_json(wire).dump
+    except WireFormatError as exc:
+        raise ConfigError(f"{malformed}: {exc}") from None
+    return dump.requires if dump is not None else None
 
 
 def _checked_patterns(patterns: tuple[str, ...], malformed: str) -> tuple[str, ...]:

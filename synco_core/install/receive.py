@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from synco_core.errors import ConfigError, NotConfirmedError, SyncoError, TransferError
 from synco_core.install.plan import check_engine
+from synco_core.install.requirements import NOTHING_DOWNLOADED, check_requirements
 
 if TYPE_CHECKING:
     from synco_core.install.streamed import ReceiveInstall, StreamedDump
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from synco_core.receive.plan import ReceivePlan
     from synco_core.receive.session import ReceiveOptions, ReceiveSummary
     from synco_core.receive.transport import Transport
-    from synco_core.wire import Meta
+    from synco_core.wire import Meta, WireFileSet
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,8 @@ class InstallRequest:
     max_delete: int | None = None
     #: ``--no-terminate`` (False): the database install waits for the other sessions instead of ending them.
     terminate: bool = True
+    #: ``--skip-requirements``: go on although the local server lacks what a dump needs (only warned).
+    skip_requirements: bool = False
 
 
 # ------------------------------------------------------------------------------------------ locating
@@ -214,8 +217,32 @@ class Installing:
             for file_set in wanted:
                 if file_set.dump is not None:
                     check_engine(self.installer.framework, file_set.name, file_set.dump.engine)
+            self._check_requirements(wanted)
             if not sets_chosen_later:
                 self.installer.check_file_sets(wanted)
+
+    def _check_requirements(self, wanted: list[WireFileSet]) -> None:
+        """The local server has what each dump of ``wanted`` needs (its ``requires``), or nothing is downloaded."""
+        assert self.installer is not None and self.request is not None
+        for file_set in wanted:
+            if file_set.dump is not None:
+                check_requirements(self.installer.framework, file_set.name, file_set.dump.requires,
+                                   skip=self.request.skip_requirements, nothing_done=NOTHING_DOWNLOADED)
+
+    def check_remote_requirements(self, answer: dict[str, Any]) -> None:
+        """Pull: what the remote database's dump would need (the remote side's requirements answer), checked
+        against the local server before the remote side dumps anything; a dump of another engine is refused
+        then too. The meta's own ``requires`` is checked again once it is read (:meth:`session_accepted`)."""
+        if self.installer is None or self.request is None:
+            return
+        from synco_core.wire import requirements_from_json
+
+        engine, raw = answer.get("engine"), answer.get("requires")
+        if isinstance(engine, str):
+            check_engine(self.installer.framework, DATABASE_SET, engine)
+        requires = requirements_from_json(raw if isinstance(raw, dict) else None, "the remote database's requirements")
+        check_requirements(self.installer.framework, DATABASE_SET, requires, skip=self.request.skip_requirements,
+                           nothing_done=NOTHING_DOWNLOADED)
 
     @property
     def public_prefixes(self) -> tuple[str, ...] | None:
@@ -226,9 +253,16 @@ class Installing:
             self.installer.set_arrived(folder, entry)
 
     def session_accepted(self, meta: Meta) -> None:
-        """Pull's session passed receive's checks, nothing is received yet (see :meth:`check_session`)."""
+        """Pull's session passed receive's checks, nothing is received yet (see :meth:`check_session`). A dump
+        streamed beside the session is not in its meta, and records its requirements only with its end: the
+        load itself refuses what the local server lacks then, the local database as it was."""
         if self.installer is not None:
-            self.installer.hold_for_empty_sets([s for s in meta.file_sets if not self.only or s.name in self.only])
+            wanted = [s for s in meta.file_sets if not self.only or s.name in self.only]
+            for file_set in wanted:
+                if file_set.dump is not None:
+                    check_engine(self.installer.framework, file_set.name, file_set.dump.engine)
+            self._check_requirements(wanted)
+            self.installer.hold_for_empty_sets(wanted)
 
     def start_streamed(self, stream: StreamedDump) -> None:
         if self.installer is not None:

@@ -55,6 +55,7 @@ from synco_core.install.plan import (
     plan_install,
     warn_outside_dump,
 )
+from synco_core.install.requirements import NOTHING_CHANGED, check_requirements
 from synco_core.install.state import (
     InstallState,
     ReplacedFolder,
@@ -563,6 +564,8 @@ def install_received(
     max_delete: int | None = None,
     terminate: bool = True,
     receive_deleted: RunDeletions | None = None,
+    skip_requirements: bool = False,
+    requirements_checked: bool = False,
 ) -> InstallReport:
     """The whole install: read the received folder, detect the local project, confirm, install.
 
@@ -571,7 +574,9 @@ def install_received(
     ``delete_excluded`` (``--delete-excluded``): what serve's exclude rules match in a replaced folder goes
     with it instead of being carried into the new content; ``max_delete`` (``--max-delete N``): how many local
     files the install may take out of the project's folders in all, after the ``receive_deleted`` of the same
-    run (:func:`synco_core.install.plan.plan_install`).
+    run (:func:`synco_core.install.plan.plan_install`). What each dump needs of the local server is checked
+    first (:mod:`synco_core.install.requirements`; ``skip_requirements``: ``--skip-requirements``), unless the
+    receive that brought it checked it already (``requirements_checked``).
     """
     received = load_received(folder)
     framework = framework or detect(project_dir, framework_name, side="destination")
@@ -583,7 +588,8 @@ def install_received(
                                  force_remote_target=force_remote_target, post_install=post_install, echo=echo,
                                  installed_database=installed_database, site_url=site_url, earlier=earlier,
                                  delete_excluded=delete_excluded, max_delete=max_delete, terminate=terminate,
-                                 receive_deleted=receive_deleted)
+                                 receive_deleted=receive_deleted,
+                                 skip_requirements=None if requirements_checked else skip_requirements)
 
 
 def _install_received(
@@ -604,7 +610,18 @@ def _install_received(
     max_delete: int | None = None,
     terminate: bool = True,
     receive_deleted: RunDeletions | None = None,
+    skip_requirements: bool | None = False,
 ) -> InstallReport:
+    if skip_requirements is not None:
+        # Before anything changes (an interrupted install's recovery included): the local server has what
+        # each dump needs, or the install is refused in one line.
+        for item in received.sets:
+            if item.kind == "database" and (not only or item.name in only):
+                # A database not on this machine is refused before it is asked anything.
+                check_target(for_database_set(framework, item.name), force_remote_target, local_hosts_of(framework))
+                check_engine(framework, item.name, item.engine)
+                check_requirements(framework, item.name, item.requires, skip=skip_requirements,
+                                   nothing_done=NOTHING_CHANGED)
     if installed_database is None:
         recovered = recover_interrupted(framework)
         if recovered is not None:

@@ -359,7 +359,7 @@ class ReceiveInstall:
                                     echo=echo, framework=self.framework, installed_database=self.database,
                                     earlier=self.earlier, delete_excluded=self.delete_excluded,
                                     max_delete=self.max_delete, terminate=self.terminate,
-                                    receive_deleted=receive_deleted)
+                                    receive_deleted=receive_deleted, requirements_checked=True)
         except BaseException:
             self.abandon()
             raise

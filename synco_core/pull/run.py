@@ -82,6 +82,9 @@ class PullOptions:
     on_set_arrived: Callable[[Path, dict[str, Any]], None] | None = None
     #: Told the session's meta once receive has accepted it, before anything is received (``--install``).
     on_accepted: Callable[[Any], None] | None = None
+    #: ``--install``: given what the remote database's dump would need (the requirements answer), before the
+    #: remote side builds anything; raises to refuse the pull.
+    check_requirements: Callable[[dict[str, Any]], None] | None = None
     #: Told when the dump starts streaming in during the build (``--install --yes`` loads it from there).
     on_dump_stream: Callable[[DumpStream], None] | None = None
     #: The zstd level of the remote side's artifacts (see :data:`PULL_ZSTD_LEVEL`).
@@ -234,6 +237,11 @@ def _pull_through(remote: Remote, options: PullOptions, echo: Callable[[str], No
                     raise RemoteSyncoUnusable(f"{found} did not start ({failure})") from None
                 raise failure from None
             echo(f"  remote side: {launch.how or 'synco'} (synco {hello.version}, python {hello.python})")
+            if options.check_requirements is not None and (not options.only or DB_SET_NAME in options.only):
+                # Before the build: a laptop lacking what the dump needs is refused before it is dumped or sent.
+                needs = client.requirements({"framework": options.framework, "only": list(options.only)})
+                if needs is not None:
+                    options.check_requirements(needs)
             guard = client.stall_guard = StallGuard(channel.kill)
             build_options: dict[str, Any] = {
                 "only": list(options.only), "all": options.all, "framework": options.framework,
