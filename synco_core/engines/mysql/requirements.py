@@ -68,6 +68,17 @@ def _packet_fix(size: int) -> str:
             "the server's configuration")
 
 
+def _spellings(collation: str) -> tuple[str, ...]:
+    """The names a server may list ``collation`` under: MySQL 5.7's and MariaDB 10.5's ``utf8_*`` are the
+    ``utf8mb3_*`` that MariaDB 10.6 and MySQL 8 list alone (and still take the old name for), and the other way
+    round for a dump of a newer server loaded into an older one."""
+    name = collation.lower()
+    for old, new in (("utf8_", "utf8mb3_"), ("utf8mb3_", "utf8_")):
+        if name.startswith(old):
+            return name, new + name[len(old):]
+    return (name,)
+
+
 def missing(conn: Any, requires: DumpRequirements) -> list[str]:
     """What the server of ``conn`` lacks of ``requires``, each with how to fix it; empty when nothing."""
     # The loader's own pattern of what it maps (imported here: the loader imports the dumper, which imports this).
@@ -84,7 +95,7 @@ def missing(conn: Any, requires: DumpRequirements) -> list[str]:
                     for engine in requires.engines if engine.lower() not in usable]
     if requires.collations:
         known = {schema.text(row[0]).lower() for row in schema.query(conn, "SHOW COLLATION")}
-        unknown = [name for name in requires.collations if name.lower() not in known
+        unknown = [name for name in requires.collations if not known.intersection(_spellings(name))
                    # MariaDB's load maps MySQL 8's to the nearest one it has.
                    and not (mariadb and _COLLATION.fullmatch(name.encode()))]
         if unknown:
