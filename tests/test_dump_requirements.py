@@ -194,3 +194,22 @@ def test_check_dump_requirements_reads_the_local_postgresql_server() -> None:
         "pg_import_system_collations('pg_catalog'))",
     ]
     assert check(database, DumpRequirements(server_version=local, extensions={"postgis": "3.3.2"})) == []
+
+
+@pytest.mark.postgres
+def test_a_thousand_missing_things_stay_one_short_line(tmp_path: Path) -> None:
+    """A hostile (or huge) meta's requires may name 1,000 extensions of 200 characters: the refusal names the
+    first ten and counts the rest, as every list in a one-line message does."""
+    from synco_core.install.requirements import NOTHING_DOWNLOADED, RequirementsError, check_requirements
+    from synco_core.values import Framework
+
+    framework = Framework(name="Local", plugin="local", project_dir=tmp_path,
+                          database=parse_database_url(postgres_url_for("postgres")))
+    needs = DumpRequirements(extensions={f"synco_missing_{n:04d}_" + "x" * 180: "1.0" for n in range(1000)})
+    with pytest.raises(RequirementsError) as caught:
+        check_requirements(framework, "dbDump", needs, skip=False, nothing_done=NOTHING_DOWNLOADED)
+    line = str(caught.value)
+    assert "\n" not in line
+    assert len(line) < 8000, len(line)
+    assert "synco_missing_0009_" in line and "synco_missing_0010_" not in line
+    assert "(and 990 more); nothing was downloaded (--skip-requirements goes on anyway" in line

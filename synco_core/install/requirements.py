@@ -15,6 +15,7 @@ import logging
 
 from synco_core.databases import database_of_set
 from synco_core.errors import ConfigError
+from synco_core.listing import some_names
 from synco_core.plugins import PluginError, SyncoPluginManager, get_plugin_manager
 from synco_core.values import DumpRequirements, Framework
 
@@ -49,7 +50,7 @@ def check_requirements(framework: Framework, set_name: str, requires: DumpRequir
     if not lacking:
         return
     line = (f"the local database server lacks what the dump {set_name} needs to load into {database.engine} "
-            f"database {database.name!r}: {'; '.join(lacking)}")
+            f"database {database.name!r}: {some_names(lacking, 10, '; ')}")
     if skip:
         log.warning("%s; going on (%s): the load may fail on it, the local database then as it was", line,
                     SKIP_OPTION)

@@ -18,6 +18,7 @@ from typing import Any
 
 from synco_core.engines.mysql import schema
 from synco_core.errors import DatabaseError
+from synco_core.listing import some_names
 from synco_core.values import DatabaseConfig, DumpRequirements
 
 #: The Debian package of the storage engines MariaDB ships as plugins of their own (the rest is in the server).
@@ -100,7 +101,7 @@ def missing(conn: Any, requires: DumpRequirements) -> list[str]:
                    and not (mariadb and _COLLATION.fullmatch(name.encode()))]
         if unknown:
             source = f" (the source runs {requires.server_version})" if requires.server_version else ""
-            lacking.append(f"collation{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} (a server release "
+            lacking.append(f"collation{'s' if len(unknown) > 1 else ''} {some_names(unknown, 10)} (a server release "
                            f"that has {'them' if len(unknown) > 1 else 'it'}{source})")
     size = requires.max_statement_bytes
     if size:
