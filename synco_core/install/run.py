@@ -610,14 +610,16 @@ def _install_received(
     max_delete: int | None = None,
     terminate: bool = True,
     receive_deleted: RunDeletions | None = None,
+    # None: the receive that brought the folder checked the requirements already.
     skip_requirements: bool | None = False,
 ) -> InstallReport:
     if skip_requirements is not None:
         # Before anything changes (an interrupted install's recovery included): the local server has what
         # each dump needs, or the install is refused in one line.
         for item in received.sets:
-            if item.kind == "database" and (not only or item.name in only):
-                # A database not on this machine is refused before it is asked anything.
+            if item.kind == "database" and item.requires is not None and (not only or item.name in only):
+                # A database not on this machine is refused before it is asked anything, and one of another
+                # engine before it is asked about this one's needs.
                 check_target(for_database_set(framework, item.name), force_remote_target, local_hosts_of(framework))
                 check_engine(framework, item.name, item.engine)
                 check_requirements(framework, item.name, item.requires, skip=skip_requirements,
