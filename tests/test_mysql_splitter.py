@@ -390,3 +390,67 @@ def test_a_50_mb_comment_is_never_held_in_the_read_buffer(case: int) -> None:
     got = [b"".join(s.pieces()) if isinstance(s, StreamedStatement) else bytes(s) for s in statements]
     assert got == expected
     assert stream.peak <= 4 * chunk, stream.peak
+
+
+def _one_executable_comment(statement: bytes) -> int | None:
+    """Where the executable comment ``statement`` opens with ends, read as the client reads it (quoted strings
+    whole, backslash escapes); None when it does not open with one."""
+    if not statement.startswith((b"/*!", b"/*M!")):
+        return None
+    at = 3
+    while at < len(statement):
+        byte = statement[at:at + 1]
+        if byte in (b"'", b'"', b"`"):
+            at += 1
+            while statement[at:at + 1] != byte:
+                at += 2 if byte != b"`" and statement[at:at + 1] == b"\\" else 1
+        elif statement.startswith(b"*/", at):
+            return at + 2
+        at += 1
+    return None
+
+
+_WRAPPED_PARTS = [b"INSERT INTO t VALUES (1,'a*/b')", b",(2,\"q\\\"*/;\")", b" `x*/` ", b"*/", b" ",
+                  b" /* dropped */ ", b"-- line\n", b"\n", b"/*!50000 inner */", b"0x2a2f", b"'it''s'"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(opening=st.sampled_from([b"/*!40000 ", b"/*!", b"/*M!100100\n", b"/*!40101", b""]),
+       parts=st.lists(st.sampled_from(_WRAPPED_PARTS), max_size=8),
+       closing=st.sampled_from([b"*/", b" */", b"*/ ", b"*/ /* c */ ", b"*/ -- c\n", b"", b"*/ x"]),
+       chunk_size=st.sampled_from([1, 3, 7, 64]), bound=st.sampled_from([4, 16, 40]))
+def test_a_spooled_statement_knows_whether_it_is_one_executable_comment(
+        opening: bytes, parts: list[bytes], closing: bytes, chunk_size: int, bound: int) -> None:
+    """``/*!40000 INSERT ... */`` as one statement is unwrapped by the loader and sent as an INSERT (it was held
+    whole to be checked). The splitter alone sees where the comment ends: ``wrapped`` must be true exactly when
+    the statement the client sends is one executable comment from its first byte to its last, and what
+    :func:`unwrapped` gives must be the text inside it, whatever the reads and wherever the spool begins."""
+    from unittest import mock
+
+    from synco_core.engines.mysql import splitter
+
+    body = opening + b"".join(parts) + closing
+    script = body + b";\nSELECT 1;\n"
+    try:
+        held = _read_any(script, chunk_size)
+    except DatabaseError:
+        return  # a comment left open: not a script the client runs either
+    with mock.patch.object(splitter, "BIG_STATEMENT", bound):
+        # The splitter's iterator stays alive: it drops what is left of the statement once it is asked for the next.
+        statements = iter(StatementSplitter(io.BytesIO(script), chunk_size=chunk_size))
+        statement = next(statements)
+        if not isinstance(statement, splitter.SpooledStatement):
+            return  # read whole before it grew past the bound
+        text = held[0][1]
+        assert statement.size == len(text)
+        assert statement.wrapped == (_one_executable_comment(text) == len(text)), text
+        inner = splitter.unwrapped(statement, 101106, True)
+        if not statement.wrapped:
+            assert inner is None
+            return
+        assert inner is not None or opening not in (b"/*!40000 ", b"/*M!100100\n")
+        if inner is not None:
+            opened = splitter._OPENING.match(text)
+            assert opened is not None
+            assert inner.head == text[opened.end():][:len(inner.head)]
+            assert b"".join(inner.pieces()) == text[opened.end():-2]

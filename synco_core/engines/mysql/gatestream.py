@@ -18,6 +18,7 @@ import re
 from typing import TYPE_CHECKING
 
 from synco_core.engines.mysql import codestream, qualify
+from synco_core.engines.mysql.sealedspool import SealedSpool
 
 if TYPE_CHECKING:
     from synco_core.engines.mysql.gate import StatementGate
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
 #: Strings longer than this (quotes included) are read as empty ones by the tokens' checks: the gate only
 #: looks into a string for a character set's or an engine's name, and none is that long.
 KEPT_STRING = 64
+#: How much of the code text (:attr:`StreamedCheck.text`) is kept in memory; the rest waits in a sealed temporary
+#: file for the rare statement whose verdict needs it. Values that are mostly code (``0x...`` hex blobs, numbers)
+#: made it as long as the statement: a 150 MB ``--hex-blob`` INSERT took 350 MB.
+KEPT_TEXT = 8 << 20
 #: What may still become a qualifier's tail (:data:`.gate.QUALIFIER_TAIL`) once more bytes come: space and
 #: comments, then perhaps a comment or a ``--`` begun and not yet ended.
 _TAIL_SO_FAR = re.compile(rb"[`\"\]]?(?:\s|/\*[\s\S]*?\*/|/\*M?!\d*|\*/|#[^\n]*|--[^\n]*)*"
@@ -74,8 +79,10 @@ class StreamedCheck:
         self.values = values
         self.mode = gate.session
         self.offset = 0
-        #: The statement up to its values, then what the code text keeps of them (short strings whole).
+        #: The statement up to its values, then what the code text keeps of them (short strings whole): its first
+        #: :data:`KEPT_TEXT` bytes, the rest in :attr:`_spilled`.
         self.text = bytearray()
+        self._spilled: SealedSpool | None = None
         self._raw = _RawSearch(gate.needles, gate.qualifier_tail)
         self._code = codestream.CodeTextStream(self.mode, KEPT_STRING)
 
@@ -90,16 +97,43 @@ class StreamedCheck:
             return
         self.offset += len(view)
         self._raw.feed(view)
-        self.text += self._code.feed(view)
+        self._keep(self._code.feed(view))
+
+    def _keep(self, code: bytes | bytearray) -> None:
+        if not code:
+            return
+        if self._spilled is None and len(self.text) + len(code) <= KEPT_TEXT:
+            self.text += code
+            return
+        if self._spilled is None:
+            self._spilled = SealedSpool("the code between the strings of a statement longer than "
+                                        f"{KEPT_TEXT >> 20} MiB (held there, sealed, until the statement is checked)",
+                                        "a huge statement's code")
+        self._spilled.write(bytes(code))
 
     def finish(self) -> None:
         try:
-            self.text += self._code.end()
+            self._keep(self._code.end())
         except codestream.UnclosedString:
+            self._close()
             self.gate.refuse(self.number, "its values end inside a string (the server would read the rest as code)")
         self._raw.feed(b"", final=True)
         if not self._raw.hit and not self.gate.spelled_elsewhere:
+            self._close()
             return
+        if self._spilled is not None:
+            # The rare statement whose code names another database's name before a dot or a parenthesis (or
+            # may spell one in other bytes): read whole, as the gate reads any statement.
+            try:
+                for block in self._spilled.blocks():
+                    self.text += block
+            finally:
+                self._close()
         values = memoryview(self.text)[self.values:]
         if self.gate.code_reaches(qualify.code_text(values, self.mode)):
             self.gate.check_code(self.text, self.number, (self.mode,), None)
+
+    def _close(self) -> None:
+        if self._spilled is not None:
+            self._spilled.close()
+            self._spilled = None

@@ -9,10 +9,20 @@ only a single row longer than the limit cannot be sent at all.
 
 from __future__ import annotations
 
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator
+
 from synco_core.engines.rewrite.mysql import HEAD, ROW
 
 #: What may follow the last row: nothing but blanks and the delimiter.
 _END = frozenset(b" \t\r\n;")
+#: Whether a statement can be cut as it is read (:func:`split_read_rows`): a row is looked for where the read so
+#: far may end inside it, and :data:`ROW` failing there takes a step back for every way of cutting its text
+#: anew (20 MB of rows took 90 CPU seconds). Possessive, it fails at once; Python has that from 3.11 on.
+CUT_AS_READ = sys.version_info >= (3, 11)
+_ROW_AS_READ = re.compile(ROW.pattern.replace(b"]*", b"]*+").replace(b"]+", b"]++").replace(b")*", b")*+")
+                          if CUT_AS_READ else ROW.pattern)
 
 
 def split_rows(statement: bytes, limit: int) -> list[bytes] | None:
@@ -47,3 +57,49 @@ def split_rows(statement: bytes, limit: int) -> list[bytes] | None:
         return None
     pieces.append(prefix + b",".join(rows))
     return pieces
+
+
+def split_read_rows(head: bytes | bytearray, pieces: Iterable[bytes | bytearray], limit: int,
+                    refused: Callable[[], Exception]) -> Iterator[bytes]:
+    """:func:`split_rows` of a statement read in ``pieces`` (a long one read from the dump or its spool, whose
+    start is ``head``), each INSERT given as soon as its rows are read: memory holds one INSERT and a read, not the
+    statement. Where :func:`split_rows` answers None this raises ``refused()``, which may come after INSERTs of
+    the first rows were given (the load then fails, as it does when the server refuses a row)."""
+    found = HEAD.match(head)
+    if found is None:
+        raise refused()
+    prefix = bytes(head[:found.end()]) + b" "
+    read = iter(pieces)
+    to_skip = found.end()  # the head comes again at the start of the pieces
+    buffer = b""
+    position = 0
+    rows: list[bytes] = []
+    size = len(prefix)
+    while True:
+        row = _ROW_AS_READ.match(buffer, position)
+        if row is None:
+            if len(buffer) - position >= limit:
+                raise refused()  # one row alone would not fit, or it is no row
+            more = next(read, None)
+            if more is None:
+                break
+            if to_skip:
+                taken = min(to_skip, len(more))
+                more, to_skip = more[taken:], to_skip - taken
+            buffer = buffer[position:] + bytes(more)
+            position = 0
+            continue
+        if (b"," in row.group(1)) != bool(rows):
+            raise refused()
+        text = row.group(2)
+        if len(prefix) + len(text) >= limit:
+            raise refused()
+        if rows and size + 1 + len(text) >= limit:
+            yield prefix + b",".join(rows)
+            rows, size = [], len(prefix)
+        size += len(text) + (1 if rows else 0)
+        rows.append(text)
+        position = row.end()
+    if not rows or any(byte not in _END for byte in buffer[position:]):
+        raise refused()
+    yield prefix + b",".join(rows)

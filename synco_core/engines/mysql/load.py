@@ -33,14 +33,14 @@ from __future__ import annotations
 import logging
 import re
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 import pymysql
 
 from synco_core import hostilejson
-from synco_core.engines.mysql import autocommit, qualify, rowformat
+from synco_core.engines.mysql import autocommit, insertsplit, qualify, rowformat
 from synco_core.engines.mysql.connect import describe
 from synco_core.engines.mysql.dump import (
     COMPLETE_MARKER,
@@ -50,7 +50,7 @@ from synco_core.engines.mysql.dump import (
     MANIFEST_PREFIX,
 )
 from synco_core.engines.mysql.gate import StatementGate, check_session, session_letters
-from synco_core.engines.mysql.insertsplit import split_rows
+from synco_core.engines.mysql.insertsplit import split_read_rows, split_rows
 from synco_core.engines.mysql.loadthreads import (
     AnyStatement,
     InsertWorker,
@@ -69,6 +69,7 @@ from synco_core.engines.mysql.splitter import (
     StatementSplitter,
     StreamedStatement,
     head_of,
+    unwrapped,
 )
 from synco_core.engines.rewrite.mysql import InsertRewriter
 from synco_core.errors import DatabaseError
@@ -103,6 +104,16 @@ HELD_LIMIT = 256 << 20
 
 
 _QUOTE = re.compile(r"['\"]")
+_VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
+
+
+def _version_number(version: str) -> int:
+    """``10.11.6-MariaDB-...`` as an executable comment's number (101106); 0 when it is not read so."""
+    found = _VERSION.match(version)
+    if found is None:
+        return 0
+    major, minor, patch = (int(part) for part in found.groups())
+    return major * 10000 + minor * 100 + patch
 
 
 def _before_values(shown: str) -> str:
@@ -224,6 +235,8 @@ class Loader:
         #: than this one's (0: none); they are verified before their next row.
         self._unverified = 0
         self.is_mariadb = "mariadb" in version.lower()
+        #: The server's version as executable comments number it (10.11.6: 101106), 0 where it is unreadable.
+        self.version = _version_number(version)
         self._warned: set[str] = set()
         #: The DEFINER clauses left out, and how many objects named each (for the note at the end).
         self._definers: dict[str, int] = {}
@@ -272,11 +285,16 @@ class Loader:
 
     def rewrite(self, statement: AnyStatement) -> AnyStatement | None:
         """The statement to send, or None to skip it."""
+        if isinstance(statement, SpooledStatement) and statement.wrapped:
+            # /*!40000 INSERT ... */ as one statement: the INSERT it holds is what the server runs, and can be
+            # sent as it is read, where the comment would be held whole to be looked into.
+            statement = unwrapped(statement, self.version, self.is_mariadb) or statement
         if isinstance(statement, StreamedStatement):
             cut = isinstance(statement, SpooledStatement) and len(statement) >= self.max_packet
             if self.values is None and _DATA.match(statement.head) and self.gate.checked_by_head(statement.head) \
-                    and not cut:
-                # A row with a huge value, sent as it is read: the gate reads its values as they go out.
+                    and (not cut or (self.gate.session.backslash_escapes and insertsplit.CUT_AS_READ)):
+                # A row with a huge value, sent as it is read: the gate reads its values as they go out. One
+                # longer than the server takes is cut between its rows as it is read, each INSERT checked whole.
                 return statement
             if isinstance(statement, SpooledStatement) and len(statement) > HELD_LIMIT:
                 # Sent as read it cannot be (cut between its rows, rewritten, or read whole by the gate):
@@ -407,7 +425,7 @@ class Loader:
         spreading: set[bytes] = set()
         spread = 0
         #: Rows of a statement too long for this server, cut into statements that fit (they are sent next).
-        pieces: deque[tuple[int, AnyStatement]] = deque()
+        pieces: deque[Iterator[tuple[int, AnyStatement]]] = deque()
         for number, statement in _then(reader, pieces):
             if number == 1 and not self._dump:
                 # Not a dump: a script written to be run by the client, one statement after the other on one
@@ -444,15 +462,11 @@ class Loader:
                 if self.case_insensitive and not isinstance(sql, StreamedStatement):
                     self._claim(sql)
             if len(sql) >= self.max_packet:
-                split = self._fitting(sql)
+                split = self._fitting(sql, number)
                 if split is not None:
-                    pieces.extend((number, _Piece(piece)) for piece in split)
+                    pieces.append((number, _Piece(piece)) for piece in split)
                     continue
-                # The server would drop the connection half-way through receiving it; say why instead.
-                raise DatabaseError(
-                    f"statement {number} of the dump is {len(sql) / 1e6:.1f} MB, more than the server's "
-                    f"max_allowed_packet ({self.max_packet / 1e6:.1f} MB): raise it on the server "
-                    f"(SET GLOBAL max_allowed_packet=...) and retry; statement: {preview(sql)}")
+                raise self._too_long(number, sql)
             if not workers:
                 self._run(number, sql)
                 continue
@@ -638,15 +652,26 @@ class Loader:
                                 f"tell apart (lower_case_table_names={self.case_setting}): install it into a server "
                                 "with lower_case_table_names=0, or rename one of them at the source")
 
-    def _fitting(self, sql: AnyStatement) -> list[bytes] | None:
+    def _fitting(self, sql: AnyStatement, number: int) -> Iterable[bytes] | None:
         """A data statement longer than the server's ``max_allowed_packet`` cut between its rows, or None
-        where it cannot be (one row alone is longer, a statement sent as it is read, or a session that
-        does not read backslash escapes, in which the rows are not told apart as :mod:`.insertsplit` reads
-        them)."""
-        if isinstance(sql, StreamedStatement) or not _DATA.match(sql) or not self.gate.session.backslash_escapes:
+        where it cannot be (one row alone is longer, or a session that does not read backslash escapes, in
+        which the rows are not told apart as :mod:`.insertsplit` reads them). A statement read as it is sent
+        is cut as it is read (a row found too long then fails the load where it is found)."""
+        if not _DATA.match(head_of(sql)) or not self.gate.session.backslash_escapes:
             return None
         # The statement travels in a packet with a command byte before it, which must stay under the limit.
+        if isinstance(sql, StreamedStatement):
+            if not insertsplit.CUT_AS_READ:
+                return None
+            return split_read_rows(sql.head, sql.pieces(), self.max_packet - 1, lambda: self._too_long(number, sql))
         return split_rows(bytes(sql), self.max_packet - 1)
+
+    def _too_long(self, number: int, sql: AnyStatement) -> DatabaseError:
+        # The server would drop the connection half-way through receiving it; say why instead.
+        return DatabaseError(
+            f"statement {number} of the dump is {len(sql) / 1e6:.1f} MB, more than the server's "
+            f"max_allowed_packet ({self.max_packet / 1e6:.1f} MB): raise it on the server "
+            f"(SET GLOBAL max_allowed_packet=...) and retry; statement: {preview(sql)}")
 
     def _run(self, number: int, sql: AnyStatement) -> None:
         """Execute ``sql``, then look at what it left the session with (:meth:`_observe`)."""
@@ -775,12 +800,14 @@ class _Piece(bytes):
     """Part of the rows of a data statement too long for the server (:mod:`.insertsplit`)."""
 
 
-def _then(reader: StatementReader, pieces: deque[tuple[int, AnyStatement]]) -> Iterator[tuple[int, AnyStatement]]:
-    """The dump's statements, each followed by the ``pieces`` its handling left to send after it."""
+def _then(reader: StatementReader,
+          pieces: deque[Iterator[tuple[int, AnyStatement]]]) -> Iterator[tuple[int, AnyStatement]]:
+    """The dump's statements, each followed by the ``pieces`` its handling left to send after it (read as they
+    are sent: a streamed statement's are cut from it as it is read, before the reader moves past it)."""
     for item in reader:
         yield item
         while pieces:
-            yield pieces.popleft()
+            yield from pieces.popleft()
 
 
 _NAME = rb"(`(?:[^`]|``)+`|\w+)"

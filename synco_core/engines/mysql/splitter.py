@@ -265,6 +265,9 @@ class SpooledStatement(StreamedStatement):
             self.read += self._more(HEAD_BYTES)
         self.head = self.read[:HEAD_BYTES]
         self.check = None
+        #: The statement is one executable comment (``/*!40000 INSERT ... */``, as some dump tools wrap their
+        #: rows), from its first byte to its last: set by the splitter, which alone saw where the comment ended.
+        self.wrapped = False
 
     def _more(self, wanted: int) -> bytes:
         block = next(self._blocks, b"")
@@ -276,6 +279,69 @@ class SpooledStatement(StreamedStatement):
     def skip_rest(self) -> None:
         self.read = b""
         self.spool.close()
+
+
+#: The opening of an executable comment and the blanks after it: ``/*!40000 ``, ``/*M!100100 ``, ``/*! ``.
+_OPENING = re.compile(rb"/\*(M?)!(\d{5,6})?[ \t\r\n\f\v]*")
+
+
+class UnwrappedStatement(SpooledStatement):
+    """What the server runs of a :class:`SpooledStatement` that is one executable comment (its
+    :attr:`~SpooledStatement.wrapped`): the text inside, without the opening (and the blanks after it) and the
+    closing ``*/``, read from the spool as the statement would be. Whoever would take the statement whole to look
+    into it (the gate, the loader) reads its INSERT as a plain one instead, sent as it is read."""
+
+    def __init__(self, wrapped: SpooledStatement, opening: int) -> None:
+        self.inner = wrapped
+        self.splitter = wrapped.splitter
+        self.spool = wrapped.spool
+        self.wrapped = False
+        self.opening = opening
+        self.size = wrapped.size - opening - 2
+        self.taken_out = False
+        self.read = b""
+        self.taken = 0
+        self.head = wrapped.head[opening:]
+        self.check = None
+
+    def pieces(self) -> Iterator[bytes]:
+        if self.taken_out:
+            raise RuntimeError("a streamed statement is read only once")
+        self.taken_out = True
+        skip, left = self.opening, self.size
+        for piece in self.inner.pieces():
+            if skip:
+                cut = min(skip, len(piece))
+                piece, skip = piece[cut:], skip - cut
+            piece = piece[:left]
+            left -= len(piece)
+            if piece:
+                yield piece
+
+    def skip_rest(self) -> None:
+        self.inner.skip_rest()
+
+
+def unwrapped(statement: SpooledStatement, version: int, mariadb: bool) -> UnwrappedStatement | None:
+    """``statement`` without the executable comment it is wrapped in, when a server of ``version``
+    (``100611`` for 10.6.11) runs the comment's text: ``/*!NNNNN`` for a version up to its own (on MariaDB, not
+    MySQL 8's ``/*!80xxx``, which the loader drops), ``/*M!NNNNNN`` on MariaDB only. None otherwise, or when the
+    statement is not one such comment whole."""
+    opening = _OPENING.match(statement.head)
+    if not statement.wrapped or opening is None:
+        return None
+    digits = opening.group(2) or b""
+    number = int(digits or 0)
+    if mariadb:
+        # MariaDB runs MySQL 8's comments, which the loader drops before they fail there (load.py).
+        if number > version or 80000 <= number <= 80999:
+            return None
+    elif opening.group(1) or len(digits) > 5 or number > version:
+        # MySQL reads five digits of a version and the rest as text; /*M! is a plain comment to it.
+        return None
+    if opening.end() >= len(statement.head) or opening.end() + 2 > statement.size:
+        return None
+    return UnwrappedStatement(statement, opening.end())
 
 
 _SET_STATEMENT = re.compile(rb"^(?:/\*M?!\d*\s*)?SET(?![0-9A-Za-z_$\x80-\xff])", re.IGNORECASE)
@@ -330,6 +396,9 @@ class StatementSplitter:
         #: The spool of the statement being read, once it is too long to hold (see :meth:`_held`).
         self._spool: SealedSpool | None = None
         self._blanks = b""
+        #: Where, in bytes of the dump, the statement being scanned starts, and where an executable comment it
+        #: starts with ends (-1: none).
+        self._opened_at = self._wrapped_to = -1
         #: The comment line being skipped is longer than :data:`_LONG_LINE` (its body was dropped as it was read).
         self._long_line = False
         #: Send comments inside CREATE statements as they are, rather than remove them as the client does: a
@@ -535,6 +604,9 @@ class StatementSplitter:
         try:
             self._spill(statement)
             spooled = SpooledStatement(self, self._spool)
+            # The spool holds the comment and, after it, only what the client keeps of the text before the
+            # delimiter (dropped comments gone, blanks stripped at the end): the same length when that is nothing.
+            spooled.wrapped = self._wrapped_to - self._opened_at == spooled.size
         except BaseException:
             self._spool.close()
             raise
@@ -574,6 +646,9 @@ class StatementSplitter:
     def _scan(self) -> bytes:
         parts: list[bytes] = []
         start = self.pos
+        # Where the statement starts and where an executable comment it starts with ends, in bytes of the dump
+        # (see :attr:`SpooledStatement.wrapped`).
+        self._opened_at, self._wrapped_to = self.consumed + start, -1
         delimiter = self.delimiter
         first = delimiter[:1]
         keep: bool | None = None  # whether this statement's comments stay: decided at its first comment
@@ -668,7 +743,10 @@ class StatementSplitter:
             if executable:
                 # Executable comments belong to the statement; the server evaluates them, and reads a quoted
                 # string in one as in any statement (a '*/' inside it does not end the comment).
+                opens = self.consumed + pos == self._opened_at
                 start = self._kept_comment(parts, start, b"*/", 2, strings=True)
+                if opens:
+                    self._wrapped_to = self.consumed + self.pos
                 continue
             end = buf.find(b"*/", pos + 2)
             if keep is None:
