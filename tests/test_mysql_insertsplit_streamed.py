@@ -7,6 +7,8 @@ same INSERTs, or both refuse, whatever the statement, the limit and where the pi
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -36,7 +38,7 @@ def test_cut_as_read_gives_the_inserts_cut_whole_gives(head: bytes, rows: list[l
                                                        tail: bytes, limit: int, cuts: list[int]) -> None:
     statement = head + separator.join(b"(" + b",".join(row) + b")" for row in rows) + tail
     at = sorted({min(cut, len(statement)) for cut in cuts} | {0, len(statement)})
-    pieces = [statement[start:end] for start, end in zip(at, at[1:], strict=False)]
+    pieces = [statement[start:end] for start, end in itertools.pairwise(at)]
     whole = split_rows(statement, limit)
     try:
         read = list(split_read_rows(statement[:64], pieces, limit, _refused))
