@@ -90,7 +90,7 @@ def read(statement: bytes, values: bool = True) -> Reading:
             # is one outside every parenthesis); no name the gate looks for holds one.
             names += code + value.replace(b"(", b"_").replace(b")", b"_")
         else:
-            value, end = _string_value(statement, token, at, end)
+            value, end = _string_value(statement, token, at, end, values)
             if strings and last_string_end >= 0 and _CONTINUATION.fullmatch(statement, last_string_end, at):
                 strings[-1] += value
                 if string_at:
@@ -120,8 +120,13 @@ def _uescape(statement: bytes, end: int) -> tuple[bytes, int]:
     return (b"\\", end) if match is None else (match.group(1), match.end())
 
 
-def _string_value(statement: bytes, token: bytes, at: int, end: int) -> tuple[bytes, int]:
-    """The value of the string (or dollar-quoted body) at ``at``, and where it ends (its ``UESCAPE`` too)."""
+def _string_value(statement: bytes, token: bytes, at: int, end: int, values: bool = True) -> tuple[bytes, int]:
+    """The value of the string (or dollar-quoted body) at ``at``, and where it ends (its ``UESCAPE`` too); without
+    ``values``, an empty value: the reading's names need only where it ends. (An ``E''`` string's value was made
+    escape by escape, a Python object each, whether it was wanted or not: a 50 MB one with many backslashes took
+    1.2 GB.)"""
+    if not values:
+        return b"", _uescape(statement, end)[1] if token == b"'" and _unicode_prefix(statement, at) else end
     if token == b"$":
         tag = statement[at:statement.index(b"$", at + 1) + 1]
         return statement[at + len(tag):end - len(tag)], end
