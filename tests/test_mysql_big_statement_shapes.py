@@ -137,25 +137,29 @@ def _drop_test_databases(server: DatabaseConfig) -> None:
         connection.close()
 
 
+@pytest.mark.timeout(1200)  # two loads of 50 and 150 MB each, by synco and by the client
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_a_big_statement_loads_in_flat_memory_as_the_client_loads_it(
         shape: str, server: DatabaseConfig, tmp_path: Path) -> None:
-    _flat_and_as_the_client(shape, server, server, tmp_path, lambda size: size // 10)
+    _flat_and_as_the_client(shape, server, server, tmp_path, lambda size: size // 10, 0.15)
 
 
+@pytest.mark.timeout(1200)  # two loads of 50 and 150 MB each, by synco and by the client
 @pytest.mark.parametrize("shape", ["mariadb-dump", "phpmyadmin", "hex-blob", "executable-comment"])
 def test_one_longer_than_the_servers_packet_is_cut_between_its_rows_as_it_is_read(
         shape: str, server: DatabaseConfig, small_packets: DatabaseConfig, tmp_path: Path) -> None:
     """Longer than the server's ``max_allowed_packet``, the statement is sent as INSERTs of its rows that fit
-    (docs/engines.md). It was held whole to be cut (four times its size at the peak); it is now cut as it is read.
+    (docs/engines.md). It was held whole to be cut (2.8 bytes of peak a byte of statement); it is now cut as it is read.
     The client cannot send it to such a server at all: its rows are compared with those it loads into one that
     takes it."""
     # Every row fits the packet (the last one's value is 4 MB, 8 MB in hex).
-    _flat_and_as_the_client(shape, small_packets, server, tmp_path, lambda size: 4_000_000)
+    # How many INSERTs of 16 MB wait for a worker at the peak (a few, whatever the statement's size) moves the
+    # peak by one or two of them between the runs.
+    _flat_and_as_the_client(shape, small_packets, server, tmp_path, lambda size: 4_000_000, 0.3)
 
 
 def _flat_and_as_the_client(shape: str, server: DatabaseConfig, client_server: DatabaseConfig, tmp_path: Path,
-                            last: Callable[[int], int]) -> None:
+                            last: Callable[[int], int], tolerance: float) -> None:
     client = require_tool("mariadb", "mariadb-client", "mysql")
     peaks: list[int] = []
     for size in SIZES:
@@ -178,5 +182,5 @@ def _flat_and_as_the_client(shape: str, server: DatabaseConfig, client_server: D
     grown = (peaks[1] - peaks[0]) * 1024 / (SIZES[1] - SIZES[0])
     print(f"{shape}: peak {peaks[0] >> 10} MiB at {SIZES[0] // 10**6} MB, {peaks[1] >> 10} MiB at "
           f"{SIZES[1] // 10**6} MB: {grown:.2f} bytes a byte of statement")
-    # Held whole, the peak grows by about four bytes a byte; flat, by noise (a read chunk or two).
-    assert grown < 0.15, f"{shape}: the peak grew by {grown:.2f} bytes a byte of the statement"
+    # Held whole, the peak grows by about three or four bytes a byte; flat, by noise (a read or two).
+    assert grown < tolerance, f"{shape}: the peak grew by {grown:.2f} bytes a byte of the statement"

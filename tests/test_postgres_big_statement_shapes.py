@@ -79,6 +79,7 @@ def _digest(url: str) -> list[tuple[object, ...]]:
         return connection.execute("SELECT id, length(data), md5(data) FROM public.big ORDER BY id").fetchall()
 
 
+@pytest.mark.timeout(1200)  # an E'' string of 90 MiB takes half a minute of CPU to read, and psql loads it too
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_a_big_statement_is_held_at_most_a_few_times_and_loads_as_psql_loads_it(
         shape: str, postgres_database_factory: Callable[[], str], tmp_path: Path) -> None:
