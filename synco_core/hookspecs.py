@@ -269,7 +269,13 @@ def install_database(database: DatabaseConfig, dump: BinaryIO, options: InstallO
     left exactly as it was and a :class:`~synco_core.SyncoError` is raised. A process killed at any moment
     (``kill -9``) must leave the target whole, the old or the new content, and whatever else it leaves is
     repaired by the next install or rollback (the built-in engines: see *Database engines*, "What a crash
-    leaves"). A database that did not exist is created by the swap, not before.
+    leaves"). A database that did not exist is created by the swap, not before. Read the dump to its end
+    (a read that returns nothing) before verifying and swapping, with the scratch space made already: the
+    project's install journals the step there (a kill after it is repaired by :func:`rollback_database`,
+    which must then find the scratch space and stop at its repair, or find the swap done and roll it back),
+    and an install that loads its database while the files arrive waits there until they are in. Replace
+    the kept copy of an earlier install only in the swap: until then a failed install leaves it to
+    ``synco db rollback``.
 
     :param database: the local target; refuse it unless :meth:`DatabaseConfig.is_local` or
         ``options.force_remote_target``.
@@ -392,12 +398,12 @@ def rollback_database(database: DatabaseConfig, options: InstallOptions) -> Inst
 def discard_kept_database(database: DatabaseConfig, options: InstallOptions) -> bool | None:
     """Drop the previous content an earlier install kept in ``database``'s engine for a rollback.
 
-    Called by ``synco install`` (and ``receive`` / ``pull --install``) just before it installs into
-    ``database``, once the project's record of the earlier install has been given up. With no older kept
-    copy left, a kept copy found after the install was killed is certainly the content this install
-    replaced, so the recovery knows whether to swap it back. First finish or undo what an interrupted
-    install or rollback left (as ``rollback_database`` does), then drop the kept copy; change nothing else.
-    Stops at the first non-None result.
+    Not called by the installs of this synco any more: they keep the last install's kept copy until the
+    engine's swap replaces it, and journal a database step only once the engine has read the whole dump
+    (see :func:`install_database`), so a failed install leaves ``synco db rollback`` something to put back.
+    Kept for plugins and tools that call it. First finish or undo what an interrupted install or rollback
+    left (as ``rollback_database`` does), then drop the kept copy; change nothing else. Stops at the first
+    non-None result.
 
     :param database: the local database about to be installed into.
     :param options: the local-target guard settings (``local_hosts``, ``force_remote_target``).

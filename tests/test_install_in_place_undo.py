@@ -44,12 +44,13 @@ def in_place_scene(make_scene: Callable[[str, bool], Scene], role: str) -> Scene
     return scene
 
 
-def test_a_failed_files_step_after_an_in_place_database_says_what_the_database_holds(
+def test_a_failed_files_step_leaves_an_in_place_database_as_it_was(
         owner_without_createdb: str, make_scene: Callable[[str, bool], Scene]) -> None:
     """The undo asked the engine to roll the database back, which had nothing to put back: an error line that
     'could not put everything back' ('nothing to roll back'), the journal left behind, and the next command
-    saying it had put everything back. Now the folders go back, the journal goes, and the one error line says
-    that the database keeps what the install loaded, why, and the ways back."""
+    saying it had put everything back. Then the folders went back and the error line said that the database
+    kept what the install loaded. Now the databases go in after the folders: the database is as it was, and the
+    one error line names the folder."""
     scene = in_place_scene(make_scene, owner_without_createdb)
     original = scene.server.content(scene.target)
     (scene.project / "var").write_text("a file where the private set's parent folder goes")
@@ -59,14 +60,10 @@ def test_a_failed_files_step_after_an_in_place_database_says_what_the_database_h
     lines = failed.stderr.strip().splitlines()
     assert len(lines) == 1, failed.stderr
     assert lines[0].startswith("Error: cannot ") and "/var" in lines[0]
-    assert lines[0].endswith("; the folders are as they were, but the database of dbDump keeps what the install "
-                             "loaded: it was replaced in place, and no copy of its previous content was kept (the "
-                             "role may not create databases), so only a backup of your own brings that back (synco "
-                             "db load); let the role create databases (ALTER ROLE ... CREATEDB) and installs keep a "
-                             "copy"), lines[0]
+    assert "replaced in place" not in lines[0], lines[0]
     assert scene.tree() == scene.before
     assert leftovers(scene.project) == []
-    assert scene.server.content(scene.target) == {"fresh": [(1,), (2,), (3,)]} != original
+    assert scene.server.content(scene.target) == original
     # Nothing is left for a later command to undo again, or to claim it put back.
     again = rollback(scene)
     assert "interrupted" not in again.stderr + again.stdout
@@ -77,11 +74,12 @@ def test_an_install_killed_after_its_in_place_database_is_not_said_to_have_put_i
     """Killed once the database was replaced in place: the next command in the project put back the folders
     and said it had put back 'dbDump' too; now it says that the database keeps what the install loaded."""
     scene = in_place_scene(make_scene, owner_without_createdb)
-    assert install(scene, kill_at="install:journal:files-started#1").returncode == KILLED
+    # The database goes in last: killed once it is in, before the install is recorded.
+    assert install(scene, kill_at="install:journal:database-done").returncode == KILLED
     rolled = rollback(scene)
     assert rolled.returncode == 0, rolled.stderr
     said = rolled.stdout + rolled.stderr
-    assert "was interrupted before it finished: put back what it had replaced (media); the database of " \
+    assert "was interrupted before it finished: put back what it had replaced (media, private); the database of " \
            "dbDump keeps what the install loaded: it was replaced in place" in said, said
     assert scene.tree() == scene.before
     assert leftovers(scene.project) == []

@@ -36,11 +36,6 @@ NEW_DB = "CREATE TABLE fresh (id INTEGER PRIMARY KEY); INSERT INTO fresh VALUES 
 
 #: Every step of an install of a database and two file sets, in the order they are reached.
 INSTALL_POINTS = [
-    "install:journal:database-started",
-    "sqlite:install:written",
-    "sqlite:install:kept",
-    "sqlite:install:replaced",
-    "install:journal:database-done",
     "install:journal:files-started#1",
     "files:install:staged#1",
     "files:install:kept#1",
@@ -52,6 +47,12 @@ INSTALL_POINTS = [
     "files:install:staged#2",
     "files:install:replaced#2",  # the second set's folder did not exist: nothing kept
     "install:journal:files-done#2",
+    # The database goes in last: its swap gives up the last install's kept copy, which no undo brings back.
+    "install:journal:database-started",  # once the engine has read the whole dump: its scratch copy is loaded
+    "sqlite:install:written",
+    "sqlite:install:kept",
+    "sqlite:install:replaced",
+    "install:journal:database-done",
     "install:journal:recorded",
 ]
 
@@ -164,9 +165,9 @@ def leftovers(project: Path) -> list[str]:
     names = []
     for folder, dirs, files in os.walk(project):
         for name in dirs + files:
-            if any(mark in name for mark in (".synco-new", ".synco-discard", ".synco-swap", ".synco-install",
-                                             ".tmp")) or (name.endswith(".synco-previous") and name != "app.db"
-                                                          ".synco-previous"):
+            marks = (".synco-new", ".synco-discard", ".synco-swap", ".synco-install", ".synco-older", ".tmp")
+            if any(mark in name for mark in marks) or (name.endswith(".synco-previous")
+                                                       and name != "app.db.synco-previous"):
                 names.append(str(Path(folder, name).relative_to(project)))
     return names
 

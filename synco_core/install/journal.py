@@ -10,8 +10,9 @@ a failed install has been undone.
 
 Finding a journal means an install, or the undo of a failed one, never finished: :func:`recover` puts
 every step back, newest first (the previous database through the engine's rollback, each folder from its
-kept copy), and forgets the record. Every undo step is safe to repeat, so a kill during recovery is
-recovered by the next run. Crash points (``SYNCO_DEBUG_KILL_AT``, see
+kept copy, the last install's kept copy of it moved back beside it), and forgets the last install's record
+only when a database step may have swapped (its engine's swap replaced that install's kept copy). Every
+undo step is safe to repeat, so a kill during recovery is recovered by the next run. Crash points (``SYNCO_DEBUG_KILL_AT``, see
 :mod:`synco_core.engines.crashpoints`): ``install:journal:database-started``,
 ``install:journal:database-done``, ``install:journal:files-started``, ``install:journal:files-done``,
 ``install:journal:recorded`` and, during an undo, ``install:journal:database-undone``,
@@ -73,6 +74,14 @@ class JournalStep:
     kept: tuple[str, ...] = ()
     #: Files: the outermost folder above ``path`` that the step creates (None when the parent exists).
     created_from: Path | None = None
+    #: Files: where the last install's kept copy of the folder waits (``.<folder>.synco-older``) while this
+    #: install runs: dropped once it is recorded, put back as the kept copy when it is undone. None when the
+    #: folder had no kept copy.
+    parked: Path | None = None
+    #: Files: the last install's note of what it put into the folder waits beside it (``.synco-older.installed``).
+    parked_note: bool = False
+    #: Files: both are aside (:func:`park` done): from here on the step's kept name is this install's.
+    parked_done: bool = False
     #: Database, once done: the install created the database (the engine kept no previous content).
     created: bool = False
     #: Database, once done: the engine replaced the content inside the database and kept no copy of what it
@@ -181,7 +190,8 @@ def _step_json(step: JournalStep, project_dir: Path) -> dict[str, Any]:
     return {"kind": step.kind, "name": step.name, "state": step.state, "path": _relative(step.path, project_dir),
             "backup": _relative(step.backup, project_dir), "existed": step.existed, "kept": list(step.kept),
             "createdFrom": _relative(step.created_from, project_dir), "created": step.created,
-            "inPlace": step.in_place}
+            "inPlace": step.in_place, "parked": _relative(step.parked, project_dir), "parkedNote": step.parked_note,
+            "parkedDone": step.parked_done}
 
 
 def _path(value: object, project_dir: Path, journal: Path) -> Path | None:
@@ -216,7 +226,10 @@ def read_journal(project_dir: Path) -> InstallJournal | None:
                                  existed=bool(entry.get("existed")),
                                  kept=listed_texts(entry.get("kept"), str(damaged(file, "install journal"))),
                                  created_from=_path(entry.get("createdFrom", ""), project_dir, file),
-                                 created=entry.get("created") is True, in_place=entry.get("inPlace") is True))
+                                 created=entry.get("created") is True, in_place=entry.get("inPlace") is True,
+                                 parked=_path(entry.get("parked", ""), project_dir, file),
+                                 parked_note=entry.get("parkedNote") is True,
+                                 parked_done=entry.get("parkedDone") is True))
     return InstallJournal(project_dir, str(data.get("session") or ""), steps)
 
 
@@ -225,19 +238,31 @@ def _remove(path: Path) -> None:
 
 
 def prepare_folder(step: JournalStep) -> None:
-    """Before a folder step is journaled: drop an older install's kept copy and leftovers.
+    """Before a folder step is journaled: check the last install's kept copy can go, drop leftovers.
 
-    The last install's record is forgotten when an install starts, so that copy can no longer be put back;
-    without it, a kept copy found during recovery is certainly the content this install replaced. A kept
-    copy that holds the application's files (see :func:`default_files.drop_kept_copy`), or a leftover of an
-    undo holding any, stops the install in one line instead.
+    That kept copy is not dropped yet: :func:`park` moves it aside once the step is journaled, and it goes
+    only once the whole install is recorded (:func:`drop_parked`), so an install that fails or is killed
+    before puts it back, and the last install's record still rolls it back. Without it at the kept name, a
+    kept copy found during recovery is certainly the content this install replaced. A kept copy that holds
+    the application's files (see :func:`default_files.drop_kept_copy`), or a leftover of an undo holding
+    any, stops the install in one line instead, before anything changes.
     """
     assert step.path is not None and step.backup is not None
     missing = step.path.parent
     while not os.path.lexists(missing) and missing != missing.parent:
         step.created_from = missing
         missing = missing.parent
-    default_files.drop_kept_copy(step.path, step.backup)
+    parked = parked_path(step.path)
+    # Left by an install killed after it was recorded: older than the kept copy there now.
+    stays = drop_parked(step.path, parked)
+    if stays:
+        raise owned.ForeignFilesError(f"cannot replace {step.path}: {parked}, an older kept copy, holds files an "
+                                      f"install did not put there ({owned.named(stays)}); move them out of it, then "
+                                      "install again")
+    if os.path.lexists(step.backup):
+        _refuse_kept_with_foreign_files(step.path, step.backup)
+        step.parked = parked
+    step.parked_note = os.path.lexists(owned.manifest_path(step.path))
     discard = _discard(step.path)
     stays = owned.remove_owned(discard, None)
     if stays:
@@ -245,6 +270,77 @@ def prepare_folder(step: JournalStep) -> None:
                                       f"there ({owned.named(stays)}); move them out of it, then install again")
     _remove(step.path.with_name(step.path.name + STAGING_SUFFIX))
     _sync_folder(step.path.parent)
+
+
+def parked_path(path: Path) -> Path:
+    return path.with_name("." + path.name + owned.PARKED_SUFFIX)
+
+
+def _parked_note(path: Path) -> Path:
+    return path.with_name("." + path.name + owned.PARKED_MANIFEST_SUFFIX)
+
+
+def _refuse_kept_with_foreign_files(path: Path, backup: Path) -> None:
+    """The refusal :func:`default_files.drop_kept_copy` makes, made before anything moves: a kept copy that is
+    the content of an earlier install (a rollback took it out) holds files that install did not put there."""
+    earlier = owned.read_manifest(owned.manifest_path(path))
+    if earlier is not None and owned.identity(backup) == earlier.root:
+        foreign = owned.foreign_entries(backup, earlier)
+        if foreign:
+            raise owned.ForeignFilesError(
+                f"cannot replace {path}: its kept copy {backup} (the content of the install a rollback took out) "
+                f"holds files that install did not put there ({owned.named(foreign)}), written by the "
+                f"application meanwhile; move them out of {backup}, then install again")
+
+
+def parks(step: JournalStep) -> bool:
+    return step.parked is not None or step.parked_note
+
+
+def park(step: JournalStep, journal: InstallJournal) -> None:
+    """Once ``step`` is journaled: move the last install's kept copy of its folder and its note aside, then
+    note that in the journal. Until then an undo only moves back what it finds aside (:func:`unpark`): the
+    kept name still holds the last install's copy, not this install's."""
+    if not parks(step):
+        return
+    assert step.path is not None
+    if step.parked_note:
+        os.replace(owned.manifest_path(step.path), _parked_note(step.path))
+    if step.parked is not None:
+        assert step.backup is not None
+        os.replace(step.backup, step.parked)
+    _sync_folder(step.path.parent)
+    step.parked_done = True
+    journal.update()
+
+
+def unpark(step: JournalStep) -> None:
+    """Put the last install's kept copy of the folder and its note back at their names, where those are free
+    (this install's own are gone: not made yet, or undone); safe to run again."""
+    assert step.path is not None and step.backup is not None
+    if step.parked is not None and os.path.lexists(step.parked) and not os.path.lexists(step.backup):
+        os.replace(step.parked, step.backup)
+    note = _parked_note(step.path)
+    if step.parked_note and os.path.lexists(note) and not os.path.lexists(owned.manifest_path(step.path)):
+        os.replace(note, owned.manifest_path(step.path))
+    _sync_folder(step.path.parent)
+
+
+def drop_parked(path: Path, parked: Path | None = None) -> owned.Found:
+    """The install is recorded: the last install's kept copy of ``path``, moved aside, goes (only what that
+    install put there, when a rollback took it out: the rest, the application's, stays and is returned)."""
+    parked = parked or parked_path(path)
+    note = _parked_note(path)
+    stays = owned.Found()
+    if os.path.lexists(parked):
+        earlier = owned.read_manifest(note)
+        if earlier is not None and owned.identity(parked) == earlier.root:
+            stays = owned.remove_owned(parked, earlier)
+        else:
+            _remove(parked)
+    if not stays and os.path.lexists(note):
+        note.unlink()
+    return stays
 
 
 def _discard(path: Path) -> Path:
@@ -268,6 +364,11 @@ def undo_folder(step: JournalStep) -> None:
     assert step.path is not None and step.backup is not None
     path, backup, discard = step.path, step.backup, _discard(step.path)
     staging = path.with_name(path.name + STAGING_SUFFIX)
+    if parks(step) and not step.parked_done:
+        # Killed while the last install's kept copy was moved aside, before anything else of the step: only
+        # that is put back (what is at the kept name is still that copy).
+        unpark(step)
+        return
     manifest = owned.read_manifest(owned.manifest_path(path))
     if manifest is not None and manifest.root not in {owned.identity(p) for p in (path, backup, discard, staging)}:
         manifest = None  # The note of a folder no longer there (an earlier install's): it says nothing of this one.
@@ -372,14 +473,30 @@ def recover(project_dir: Path, undo_database: Callable[[JournalStep, bool], None
     journal = read_journal(project_dir)
     if journal is None:
         return None
+    forget_given_up(journal, forget)
     undo_steps(journal, undo_database)
-    forget(project_dir)
     journal.close()
     kept = replaced_in_place(journal)
     replaced = [s.name for s in journal.steps if s.name not in kept]
     line = (f"An install in {project_dir} was interrupted before it finished: put back what it had replaced "
             f"({', '.join(replaced) or ('nothing else' if kept else 'nothing yet')})")
     return line + (f"; {in_place_note(kept)}" if kept else "")
+
+
+def gave_up_kept(journal: InstallJournal) -> bool:
+    """Whether a database step of ``journal`` (not undone yet) may have been swapped in: the engine's swap
+    replaces the last install's kept copy, which the undo does not bring back (a step whose engine failed is
+    "undone": the target and its kept copy are as they were)."""
+    return any(step.kind == "database" and step.state != "undone" for step in journal.steps)
+
+
+def forget_given_up(journal: InstallJournal, forget: Callable[[Path], None]) -> None:
+    """Before ``journal`` is undone: drop the last install's record if a database step gave up the kept copy
+    it names. Otherwise the record stays, and ``synco db rollback`` still rolls the last install back (a
+    folder whose kept copy a files step dropped stops it in one line naming it, nothing changed: without the
+    record it would have rolled the database back alone, beside the folders of another install)."""
+    if gave_up_kept(journal):
+        forget(journal.project_dir)
 
 
 def replaced_in_place(journal: InstallJournal) -> list[str]:
@@ -403,6 +520,11 @@ def undo_steps(journal: InstallJournal, undo_database: Callable[[JournalStep, bo
         if step.state == "undone" and step.kind == "database":
             continue
         try:
+            if step.kind == "files" and step.state == "undone" and parks(step):
+                # Undone, and killed before the last install's kept copy was back: only that is left to do (the
+                # kept name may hold it again, which a second undo would take for this install's).
+                unpark(step)
+                continue
             if step.kind == "files":
                 undo_folder(step)
             else:
@@ -423,6 +545,12 @@ def undo_steps(journal: InstallJournal, undo_database: Callable[[JournalStep, bo
             journal.mark(step, "undone")
         except JournalWriteError:
             unrecorded = True
+        if step.kind == "files" and parks(step):
+            try:
+                unpark(step)
+            except OSError as exc:
+                raise SyncoError(f"could not put back {step.parked} as the kept copy of {step.path}: "
+                                 f"{exc.strerror or exc}; run the command again") from exc
     if unrecorded:
         # Everything is undone, but the journal on disk says otherwise: it goes (a removal needs no space),
         # or a later run would undo again what is already back.

@@ -32,6 +32,9 @@ from synco_core.renames import AT_FDCWD, RENAME_EXCHANGE, RENAMEAT2, UNSUPPORTED
 from synco_core.trees import remove_tree, walk_tree
 
 MANIFEST_SUFFIX = ".synco-previous.installed"
+#: The last install's kept copy of a folder while an install that replaces the folder runs, and its note.
+PARKED_SUFFIX = ".synco-older"
+PARKED_MANIFEST_SUFFIX = ".synco-older.installed"
 #: Entries named in a one-line refusal; the count says how many more.
 SHOWN = 3
 
@@ -216,7 +219,8 @@ class Found:
 
 
 #: Names synco gives its own folders and notes beside a folder it installs: another set's, nested in this one.
-SYNCO_NAMES = (".synco-previous", MANIFEST_SUFFIX, ".synco-new", ".synco-swap", ".synco-discard")
+SYNCO_NAMES = (".synco-previous", MANIFEST_SUFFIX, ".synco-new", ".synco-swap", ".synco-discard", PARKED_SUFFIX,
+               PARKED_MANIFEST_SUFFIX)
 
 
 def _skipped(relative: str, skip: tuple[str, ...]) -> bool:

@@ -31,12 +31,17 @@ from synco_core.engines.dispatch import install_with_engine, rollback_with_engin
 from synco_core.errors import ConfigError, NotConfirmedError, SyncoError
 from synco_core.globs import ExcludeMatcher
 from synco_core.install import owned
+from synco_core.install.atend import at_end
 from synco_core.install.journal import (
     InstallJournal,
     JournalStep,
     default_backup,
     dotfile_candidates,
+    drop_parked,
+    forget_given_up,
     in_place_note,
+    park,
+    parks,
     prepare_folder,
     recover,
     replaced_in_place,
@@ -158,9 +163,10 @@ def run_install(
 ) -> InstallReport:
     """Install every step of ``plan``; on failure undo what was done and re-raise.
 
-    ``installed_database``: the database step already ran while the files were arriving (see
-    :class:`ReceiveInstall`); it counts as done here, and is rolled back like any step if a later one fails.
-    ``earlier``: the last install's record, read before that step gave it up (read here otherwise).
+    ``installed_database``: the database step loading since it arrived, while the files were arriving (see
+    :class:`ReceiveInstall`), held at its dump's end: it goes on to its swap at its turn, after the folders,
+    and is rolled back like any step if a later one fails.
+    ``earlier``: the last install's record, as the caller read it (read here otherwise).
     """
     manager = manager or get_plugin_manager()
     framework = plan.framework
@@ -188,41 +194,46 @@ def run_install(
         earlier = earlier_record(framework.project_dir)
     journal = installed_database.journal if installed_database is not None else None
     undo = _Undo(journal=journal or InstallJournal(framework.project_dir, plan.received.session))
-    # The kept copies the last record names are about to be replaced by this install's.
-    forget_state(framework.project_dir)
+    # The last install's record (and the kept copies it names) stays until this install is recorded in its
+    # place, or until one of its steps gives a kept copy up (see gave_up_kept): a failure before that finds
+    # the project, and what `synco db rollback` would put back, as they were.
+    loading: EarlyDatabaseInstall | None = None
     try:
-        def loading(step: InstallStep) -> bool:
+        def loads_early(step: InstallStep) -> bool:
             return step.kind == "database" and installed_database is not None and installed_database.name == step.name
 
         # A SQLite file inside a folder a files step replaces (Rails keeps its databases in storage/, which is
         # also Active Storage's root) must be in place before that folder is swapped.
         database = framework.database
-        loading_file = (Path(database.name) if installed_database is not None and database is not None
-                        and database.engine == "sqlite" else None)
+        database_file = (Path(database.name) if database is not None and database.engine == "sqlite"
+                         and any(s.kind == "database" and s.name == DB_SET_NAME for s in plan.steps) else None)
 
         def order(step: InstallStep) -> int:
-            if loading(step):
-                return 1
-            if step.kind == "files" and loading_file is not None and loading_file.is_relative_to(step.target):
-                return 2
+            if step.kind == "database":
+                # The databases go in last (the one loading in the background, waited for, very last): their
+                # swap gives up the last install's kept copy, which no undo brings back.
+                return 2 if loads_early(step) else 1
+            if database_file is not None and database_file.is_relative_to(step.target):
+                return 3
             return 0
 
-        # A database still loading in the background is waited for last: the files go in meanwhile.
         for step in sorted(plan.steps, key=order):
-            if loading(step):
+            if loads_early(step):
                 assert installed_database is not None
+                loading = installed_database
                 report.database = installed_database.wait()
-            elif step.kind == "database" and step.name.startswith(NAMED_SET_PREFIX):
-                # Another of the project's databases, installed as the default one is, into its own target.
-                named = for_database_set(framework, step.name)
-                report.named_databases[step.name] = _install_database(step.source, named, force_remote_target,
-                                                                      local_hosts, manager, journal=undo.journal,
-                                                                      terminate=plan.terminate)
             elif step.kind == "database":
-                report.database = _install_database(step.source, framework, force_remote_target, local_hosts,
-                                                    manager, journal=undo.journal, terminate=plan.terminate)
+                # Another of the project's databases, installed as the default one is, into its own target.
+                target = for_database_set(framework, step.name)
+                loading = _database_load(step.source, target, force_remote_target, manager, undo, plan.terminate)
+                result = loading.wait()
+                if step.name.startswith(NAMED_SET_PREFIX):
+                    report.named_databases[step.name] = result
+                else:
+                    report.database = result
             else:
                 report.files.append(_install_files(framework, step, undo, manager))
+            loading = None
         # Inside: a stop (Ctrl-C, SIGTERM) before the journal goes undoes the install, rather than ending with
         # "stopped" while the journal is left for the next command to undo an install it reported as done.
         report.left = _record(plan, report, undo, earlier)
@@ -230,6 +241,11 @@ def run_install(
         assert undo.journal is not None
         undo.journal.close()
     except BaseException as exc:
+        for load in (loading, installed_database):
+            if load is not None:
+                # A database step runs in a thread of its own: it ends first, swapped or (short of its swap,
+                # the early load still loading or held at the dump's end) not, before the journal is undone.
+                load.stop()
         _undo(undo, framework, manager)
         if installed_database is not None:
             installed_database.undone()
@@ -241,10 +257,31 @@ def run_install(
         if kept:
             log.error("%s", in_place_note(kept)[0].upper() + in_place_note(kept)[1:])
         raise
+    _drop_parked(undo.journal)
     if framework.post_install and post_install:
         run_post_install(framework)
         report.post_install_run = True
     return report
+
+
+def _drop_parked(journal: InstallJournal) -> None:
+    """The install is recorded (its journal gone): the last install's kept copies of the folders it replaced
+    go. What cannot (the application's files in a copy a rollback took out) stays, said in a warning; the next
+    install of the folder tries again."""
+    for step in journal.steps:
+        if step.kind != "files" or not parks(step) or step.path is None:
+            continue
+        try:
+            stays = drop_parked(step.path, step.parked)
+        except (OSError, SyncoError) as exc:
+            # Another user's files in it (the web server's thumbnails): the next install of the folder stops on
+            # it in one line, until it is removed by hand.
+            detail = message_of(exc) if isinstance(exc, SyncoError) else exc.strerror or str(exc)
+            log.warning("could not remove %s, the older kept copy of %s: %s", step.parked, step.path, detail)
+            continue
+        if stays:
+            log.warning("%s, the older kept copy of %s, keeps files an install did not put there (%s): move them "
+                        "out of it, then remove it", step.parked, step.path, owned.named(stays))
 
 
 def _failure_text(exc: Exception) -> str:
@@ -260,36 +297,60 @@ def _failure_text(exc: Exception) -> str:
 def _install_database(item: ReceivedSet, framework: Framework, force_remote_target: bool,
                       local_hosts: tuple[str, ...], manager: SyncoPluginManager,
                       stream: BinaryIO | None = None, journal: InstallJournal | None = None,
-                      terminate: bool = True) -> InstallResult:
+                      terminate: bool = True, at_dump_end: Callable[[], None] | None = None) -> InstallResult:
     """Install ``item`` (read from ``stream`` instead of its file when given), journaled in ``journal``;
-    ``terminate``: see :attr:`InstallOptions.terminate_sessions`."""
+    ``terminate``: see :attr:`InstallOptions.terminate_sessions`; ``at_dump_end``: run when the engine has read
+    the whole dump, before it verifies and swaps (the early load waits there for the rest of the install).
+
+    The step is journaled only once the engine has read the dump's end: its scratch copy is loaded by then,
+    and until its swap a kill leaves that copy, which the engine's recovery drops, saying the target is as it
+    was (a rollback stops there). So the last install's kept copy stays until the swap itself replaces it:
+    an install that fails before its swap leaves it to ``synco db rollback``, as it leaves the record. Run
+    in a thread of its own (:class:`~synco_core.install.streamed.EarlyDatabaseInstall`): a stop (Ctrl-C,
+    SIGTERM) lands in the main thread, never between the engine's swap and the step's "done".
+    """
     assert framework.database is not None
     if journal is None:
         return _load_database(item, framework, force_remote_target, local_hosts, manager, stream, terminate)
-    # The older kept copy goes first (the project's record of it is given up already): a kept copy found
-    # after a kill is then this install's, and the recovery knows to put it back.
-    forget_state(framework.project_dir)
-    discard = InstallOptions(yes=True, force_remote_target=force_remote_target, local_hosts=local_hosts)
-    discarded = manager.hook.discard_kept_database(database=framework.database, options=discard) is not None
-    if not discarded:
-        log.debug("the %s engine keeps its older kept copy until its swap", framework.database.engine)
-    step = journal.begin(JournalStep("database", item.name))
+    step = JournalStep("database", item.name)
+    begun: list[JournalStep] = []
+
+    def read_whole() -> None:
+        if at_dump_end is not None:
+            at_dump_end()
+        begun.append(journal.begin(step))
+
+    source = item.path.open("rb") if stream is None else stream
     try:
-        result = _load_database(item, framework, force_remote_target, local_hosts, manager, stream, terminate)
-    except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt) and discarded:
-            # Ctrl-C or SIGTERM lands anywhere, also after the engine's swap (the new content in, the previous
-            # kept): the step stays "started", so the undo asks the engine to roll back as after a kill. Any
-            # kept copy is this install's, the older one having gone above.
-            raise
-        # An engine that fails leaves the database as it was: there is nothing of this step to undo (an
-        # undo would put an older install's kept copy in).
-        journal.mark(step, "undone")
+        result = _load_database(item, framework, force_remote_target, local_hosts, manager,
+                                at_end(source, read_whole), terminate)
+    except BaseException:
+        if begun:
+            # An engine that fails leaves the database as it was: there is nothing of this step to undo (an
+            # undo would put the last install's kept copy in).
+            journal.mark(step, "undone")
         raise
+    finally:
+        source.close()  # Also when the engine was never reached (a plugin's value rewriter failed first).
+    if not begun:
+        # An engine that swapped without reading the dump to its end: journaled now, so an undo rolls it back.
+        journal.begin(step)
     step.created = result.backup is None and not result.replaced_in_place
     step.in_place = result.replaced_in_place
     journal.mark(step, "done")
     return result
+
+
+def _database_load(item: ReceivedSet, framework: Framework, force_remote_target: bool,
+                   manager: SyncoPluginManager, undo: _Undo, terminate: bool) -> EarlyDatabaseInstall:
+    """A database step of ``synco install`` (or of a receive that did not load it early), started in its own
+    thread with nothing to wait for: its ``wait()`` gives the result, ``stop()`` ends it as a stop requires."""
+    from synco_core.install.streamed import EarlyDatabaseInstall
+
+    load = EarlyDatabaseInstall(framework, item, force_remote_target=force_remote_target, manager=manager,
+                                journal=undo.journal, terminate=terminate, warned=True)
+    load.start()
+    return load
 
 
 def _load_database(item: ReceivedSet, framework: Framework, force_remote_target: bool,
@@ -333,6 +394,7 @@ def _install_files(framework: Framework, step: InstallStep, undo: _Undo,
     entry = JournalStep("files", item.name, path=destination, backup=default_backup(destination), existed=existed)
     prepare_folder(entry)
     journal.begin(entry)
+    park(entry, journal)
     result: FilesInstallResult | None = manager.hook.install_files(
         framework=framework, file_set=file_set, source_dir=item.path
     )
@@ -391,7 +453,7 @@ def _undo(undo: _Undo, framework: Framework, manager: SyncoPluginManager) -> Non
     finished by the next install or rollback in the project.
     """
     assert undo.journal is not None
-    forget_state(framework.project_dir)
+    forget_given_up(undo.journal, forget_state)
     try:
         undo_steps(undo.journal, database_undoer(framework, manager))
     except SyncoError as exc:

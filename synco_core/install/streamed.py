@@ -17,6 +17,7 @@ from synco_core.errors import ConfigError, SyncoError, TransferError
 from synco_core.install.atend import at_end
 from synco_core.install.journal import (
     InstallJournal,
+    forget_given_up,
     in_place_note,
     replaced_in_place,
     undo_steps,
@@ -80,13 +81,17 @@ class EarlyDatabaseInstall:
     A pull's database loads while its files are still downloading, instead of after them. Only when no
     confirmation is pending (``--yes``): nothing may change before the user has said yes. The engine's
     install is atomic on its own (scratch database, verify, swap), so an install that fails or never
-    starts leaves the local database as it was; one that succeeded is rolled back (:meth:`rollback`)
-    when the receive or a later install step fails.
+    starts leaves the local database as it was. The load goes as far as the dump's end and waits there,
+    before the engine verifies and swaps, until the rest of the install is done (:meth:`wait`): whatever
+    fails before (the receive, a missing file, a refusal, a files step, a stop) ends the load unswapped
+    (:meth:`rollback`), and the last install's kept copy and record stay as they were. ``synco install``
+    runs its database steps through it too (started and waited for at once), so that a stop lands in the
+    main thread, never between the engine's swap and the journal's note of it.
     """
 
     def __init__(self, framework: Framework, item: ReceivedSet, *, force_remote_target: bool = False,
                  manager: SyncoPluginManager | None = None, stream: StreamedDump | None = None,
-                 journal: InstallJournal | None = None, terminate: bool = True) -> None:
+                 journal: InstallJournal | None = None, terminate: bool = True, warned: bool = False) -> None:
         self.name = item.name
         self.terminate = terminate
         #: The install's journal, begun here: the rest of the install's steps are added to it.
@@ -99,10 +104,10 @@ class EarlyDatabaseInstall:
         self._local_tables: DatabaseInventory | None = None
         #: Loading from a dump that is still arriving (see :meth:`ReceiveInstall.start_streamed`).
         self.stream = stream
-        if stream is None:
+        if stream is None and not warned:
             # Before the load starts, as the question or run_install's --yes line would say it.
             warn_outside_dump(framework, item.name, item.manifest, force_remote_target, self._manager)
-        else:
+        elif stream is not None:
             # Read before the load starts: at the stream's end the load may hold locks an inspection waits for.
             self._local_tables = local_inventory(framework, item.name, force_remote_target, self._manager)
         self._thread = threading.Thread(target=self._run, args=(item, force_remote_target),
@@ -113,6 +118,10 @@ class EarlyDatabaseInstall:
         self._cancelled = False
         #: Set by :meth:`rollback`: the load's next read of the dump fails (see :class:`_StoppableDump`).
         self._stop = threading.Event()
+        #: Set by :meth:`wait`: the load, held at the dump's end, goes on to the engine's verify and swap.
+        self._go = threading.Event()
+        #: Set when the load has read the whole dump and waits for :attr:`_go`.
+        self._holding = threading.Event()
 
     def start(self) -> None:
         """Start loading. Apart from the constructor: its owner keeps the install before the thread runs, so a
@@ -145,9 +154,19 @@ class EarlyDatabaseInstall:
             dump = cast(BinaryIO, io.BufferedReader(_StoppableDump(source, self._stop), 1 << 20))
             self._result = _install_database(item, self._framework, force_remote_target,
                                              local_hosts_of(self._framework), self._manager, dump, self.journal,
-                                             self.terminate)
+                                             self.terminate, at_dump_end=self._hold)
         except BaseException as exc:  # Raised in the waiting thread by wait().
             self._error = exc
+
+    def _hold(self) -> None:
+        """At the dump's end, in the load's thread: wait for :meth:`wait` (the rest of the install is in), or
+        fail the load's read when stopped first, so the engine drops its scratch copy and swaps nothing."""
+        self._holding.set()
+        while not self._go.wait(0.2):
+            if self._stop.is_set():
+                break
+        if self._stop.is_set() and not self._go.is_set():
+            raise TransferError("the install was stopped")
 
     def _end_or_cancel(self) -> None:
         """For the rollback: wait for the load; one that has not begun yet never will (a stop cut :meth:`start`
@@ -163,30 +182,38 @@ class EarlyDatabaseInstall:
         """True when this install read a dump stream that broke off: it failed, and the target is as it was."""
         if self.stream is None or not self.stream.failed:
             return False
-        self._thread.join()
-        return self._result is None
+        # A load that read the whole stream before it failed (its last sync) waits at the dump's end: not broken.
+        while self._thread.is_alive() and not self._holding.is_set():
+            self._thread.join(0.2)
+        return self._result is None and not self._holding.is_set()
 
     def wait(self) -> InstallResult:
-        """The install's result once it is done; its error, raised here, if it failed."""
+        """Let the load go on to its swap, and the install's result once it is done; its error, raised here,
+        if it failed."""
+        self._go.set()
         self._thread.join()
         if self._error is not None:
             raise self._error
         assert self._result is not None
         return self._result
 
-    def rollback(self) -> None:
-        """Put the previous database back if this install replaced it (once; reports, never raises)."""
+    def stop(self) -> None:
+        """End the load (one not yet at its swap never swaps) and wait for it; the caller undoes the journal."""
         self._stop.set()
         if self._thread.is_alive():
             log.warning("waiting for the database load to end, to leave the local database as it was")
         self._end_or_cancel()
+
+    def rollback(self) -> None:
+        """Put the previous database back if this install replaced it (once; reports, never raises)."""
+        self.stop()
         if self._rolled_back:
             return
         self._rolled_back = True
         if not self.journal.steps:
             return
-        # Undone through the journal (a load that failed has its step "started": the engine undid it already).
-        forget_state(self._framework.project_dir)
+        # Undone through the journal (a load that failed has its step "undone": the engine undid it already).
+        forget_given_up(self.journal, forget_state)
         try:
             undo_steps(self.journal, database_undoer(self._framework, self._manager))
         except SyncoError as exc:
@@ -268,12 +295,12 @@ class ReceiveInstall:
         if recovered is not None:
             log.warning("%s", recovered)
         # --max-delete's count is known only once the files are in, and its refusal must find the project as it
-        # was: an early load would have given up the last install's kept database and record by then, so
-        # `synco db rollback` had nothing left to put back. The database then loads at the end, with the rest.
+        # was: the database loads at the end, with the rest, once the count allowed the install (an early load
+        # would only wait at the dump's end, unswapped, to be thrown away by the refusal).
         self.early_database = yes and max_delete is None
         self.database: EarlyDatabaseInstall | None = None
-        # Read before the early database load gives the record up: the kept copies it names that this install
-        # leaves as they are are named again in the new one.
+        # The last install's record: the kept copies it names that this install leaves as they are are named
+        # again in the new one.
         self.earlier = earlier_record(project_dir)
 
     def check_databases(self, set_names: tuple[str, ...] | list[str]) -> None:
@@ -298,8 +325,8 @@ class ReceiveInstall:
 
     def hold_for_empty_sets(self, file_sets: list[WireFileSet]) -> None:
         """No early database load when the session lists a files set with no file: the install may then refuse
-        once the files are in (it would empty a project folder, :func:`~.plan.emptying_refusal`), and that
-        refusal must find the last install's kept database and record, which an early load gives up."""
+        once the files are in (it would empty a project folder, :func:`~.plan.emptying_refusal`), which would
+        throw the load away (it waits at the dump's end, unswapped: the project stays as it was either way)."""
         if any(info is not None and info.file_count == 0 for s in file_sets for info in (s.public, s.private)):
             if self.early_database:
                 log.debug("a files set is listed empty: the database loads at the end, after the install's checks")
