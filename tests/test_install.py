@@ -351,14 +351,17 @@ def test_rollback_with_a_kept_copy_gone_changes_nothing(plugin_manager: Any, reg
     assert (project / "files" / "public" / "new.txt").exists()
 
 
-def test_failed_install_leaves_no_stale_record(plugin_manager: Any, register_plugin: Any, project: Path,
-                                               received: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_install_keeps_the_last_record(plugin_manager: Any, register_plugin: Any, project: Path,
+                                             received: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The install fails before its database is swapped: the last install's record (and the kept copies it
+    names) stays as it was, and names nothing of the failed install. Before, it was dropped as the install
+    began, leaving `synco db rollback` nothing to put back."""
     register_plugin(LocalApp(fail_on="Private"), "localapp")
-    (project / ".synco-install.json").write_text(json.dumps({"version": 1, "database": "x", "folders": []}))
+    earlier = json.dumps({"version": 1, "database": "x", "folders": []})
+    (project / ".synco-install.json").write_text(earlier)
     with pytest.raises(SyncoError, match="disk full"):
         install_received(received, project, yes=True, echo=lambda _: None)
-    # The install replaced the kept copies the old record named, so the record is gone with them.
-    assert not (project / ".synco-install.json").exists()
+    assert (project / ".synco-install.json").read_text() == earlier
     assert not (project / "files" / ".public.synco-previous").exists(), "the failed install's files are dropped"
 
 
@@ -369,7 +372,7 @@ def test_rollback_after_a_failed_install_never_puts_in_the_failed_content(
     register_plugin(app, "localapp")
     install_received(received, project, yes=True, echo=lambda _: None)
     assert _count(project / "app.db") == 5
-    # A second install of other content fails after its database went in, and is undone.
+    # A second install of other content fails (a files step, before its database goes in), and is undone.
     (received / "dbDump.sqlite").unlink()
     _make_db(received / "dbDump.sqlite", 7)
     record = json.loads((received / ".synco-received.json").read_text())
@@ -380,14 +383,14 @@ def test_rollback_after_a_failed_install_never_puts_in_the_failed_content(
         install_received(received, project, yes=True, echo=lambda _: None)
     assert _count(project / "app.db") == 5, "the failed install was undone"
 
-    # Its 7 rows were dropped, not kept: a rollback has nothing to put in (the first install's kept copy
-    # was given up when the failed one swapped its database in) and says so, changing nothing.
-    assert not (project / "app.db.synco-previous").exists()
+    # Its 7 rows were never swapped in: the first install's kept copy and record stay, and a rollback puts back
+    # what was there before the first install, never the failed content.
+    assert _count(project / "app.db.synco-previous") == 3
     result = _rollback(project, monkeypatch, "--yes")
-    assert result.exit_code == 1
-    assert result.output.startswith("Error: nothing to roll back") and len(result.output.strip().splitlines()) == 1
-    assert _count(project / "app.db") == 5
-    assert (project / "files" / "public" / "new.txt").read_text() == "new public"
+    assert result.exit_code == 0, result.output
+    assert _count(project / "app.db") == 3
+    assert (project / "files" / "public" / "old.txt").read_text() == "old public"
+    assert not (project / "files" / "public" / "new.txt").exists()
 
 
 def test_swapping_a_folder_carries_kept_folders_back(tmp_path: Path) -> None:

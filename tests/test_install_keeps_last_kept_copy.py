@@ -102,6 +102,12 @@ def stop_in_files_step(installer: ReceiveInstall, scene: Scene, monkeypatch: pyt
         finish(installer, scene)
 
 
+def fail_database_verify(installer: ReceiveInstall, scene: Scene) -> None:
+    """The folders went in, then the engine's verification of the loaded database (its row counts) fails."""
+    with pytest.raises(SyncoError, match=r"verification failed|rows"):
+        finish(installer, scene)
+
+
 def finish(installer: ReceiveInstall, scene: Scene) -> None:
     installer.finish(scene.received, only=("dbDump", "media", "private"), yes=True, echo=lambda line: None)
 
@@ -111,6 +117,7 @@ FAILURES: dict[str, Callable[..., None]] = {
     "install-refused": refuse_install,
     "files-step-failed": fail_files_step,
     "stopped": stop_in_files_step,
+    "database-verify-failed": fail_database_verify,
 }
 
 
@@ -124,8 +131,11 @@ def test_a_failure_after_the_early_load_keeps_the_last_install(installed_once: C
     tree = whole_tree(scene)
     installer = ReceiveInstall(scene.project, yes=True)
     try:
-        installer.set_arrived(scene.received, {"name": "dbDump", "kind": "database", "path": "dbDump.sql",
-                                               "engine": engine, "format": "sql"})
+        entry: dict[str, Any] = {"name": "dbDump", "kind": "database", "path": "dbDump.sql", "engine": engine,
+                                 "format": "sql"}
+        if failure == "database-verify-failed":
+            entry["tables"] = {"fresh": {"rows": 99}}  # the dump has 3: the load's verification fails
+        installer.set_arrived(scene.received, entry)
         assert installer.database is not None, "the database loads early"
         fail = FAILURES[failure]
         if failure in ("files-step-failed", "stopped"):
