@@ -54,16 +54,18 @@ def manager() -> Iterator[SyncoPluginManager]:
 
 
 class BreakAfterDatabaseSwap:
-    """Fails installing file set ``name``, once the database install running beside the files is done.
+    """Fails installing file set ``name``, once the database install running beside the files has loaded.
 
-    With ``--yes``, ``receive --install`` loads the database while the files arrive; waiting for that load
-    here makes the failure come after the swap, so the undo must swap the database back.
+    With ``--yes``, ``receive --install`` loads the database while the files arrive, as far as the dump's end,
+    and waits there for the files (before, it swapped at once); waiting for that here makes the failure come
+    after the whole load, which must then end unswapped.
     """
 
     def __init__(self, name: str, database_swapped: Callable[[], bool]) -> None:
         self.name = name
         self.database_swapped = database_swapped
         self.saw_swapped_database = False
+        self.saw_loaded_database = False
 
     @hookimpl(tryfirst=True)
     def install_files(self, framework: Framework, file_set: ReceivedFileSet,
@@ -72,7 +74,8 @@ class BreakAfterDatabaseSwap:
             return None
         for thread in threading.enumerate():
             if thread.name == "synco-install-database":
-                thread.join()
+                load = thread._target.__self__  # the EarlyDatabaseInstall whose thread it is
+                self.saw_loaded_database = load._holding.wait(120)
         self.saw_swapped_database = self.database_swapped()
         raise SyncoError(f"disk full while installing {file_set.name}")
 
@@ -119,7 +122,8 @@ def install_broken_after_the_swap(manager: SyncoPluginManager, received: tuple[s
     broken = receive_install(session, key, base_url, folder, target)
     manager.unregister("breaker")
     assert broken.exit_code == 1, broken.output
-    assert breaker.saw_swapped_database, "the failure came after the database swap"
+    assert breaker.saw_loaded_database, "the failure came after the whole database was loaded"
+    assert not breaker.saw_swapped_database, "the load waits for the files before its swap"
     assert f"Error: disk full while installing {set_name}" in broken.output
     assert snapshot(target_db) == before_db
     assert tree(target) == before_files

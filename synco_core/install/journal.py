@@ -12,8 +12,8 @@ Finding a journal means an install, or the undo of a failed one, never finished:
 every step back, newest first (the previous database through the engine's rollback, each folder from its
 kept copy, the last install's kept copy of it moved back beside it), and forgets the last install's record
 only when a database step may have swapped (its engine's swap replaced that install's kept copy). Every
-undo step is safe to repeat, so a kill during recovery is recovered by the next run. Crash points (``SYNCO_DEBUG_KILL_AT``, see
-:mod:`synco_core.engines.crashpoints`): ``install:journal:database-started``,
+undo step is safe to repeat, so a kill during recovery is recovered by the next run. Crash points
+(``SYNCO_DEBUG_KILL_AT``, see :mod:`synco_core.engines.crashpoints`): ``install:journal:database-started``,
 ``install:journal:database-done``, ``install:journal:files-started``, ``install:journal:files-done``,
 ``install:journal:recorded`` and, during an undo, ``install:journal:database-undone``,
 ``files:undo:exchanged`` and ``install:journal:files-undone``.
