@@ -98,8 +98,10 @@ def test_a_record_of_another_shape_is_refused_with_what_to_do(scene: Scene, name
 
 def test_the_journal_moved_away_as_told_lets_the_database_be_put_back(scene: Scene) -> None:
     """What the journal's refusal says to do works: with the journal moved away, ``synco db rollback
-    DATABASE_URL`` puts the database back from the engine's kept copy."""
-    assert install(scene, kill_at="install:journal:files-started#1").returncode != 0
+    DATABASE_URL`` puts the database back from the engine's kept copy (killed once the database was swapped: the
+    folders go in first, so a kill before that leaves the database as it was)."""
+    assert install(scene, kill_at="install:journal:database-done").returncode != 0
+    assert sqlite_state(scene.database) != scene.original
     journal = scene.project / ".synco-install-journal.json"
     cut(journal, 1 / 3)
     journal.rename(scene.project.parent / "journal.damaged")
