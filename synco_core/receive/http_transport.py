@@ -48,6 +48,8 @@ from synco_core.receive.busy import (
     pause_for,
 )
 from synco_core.receive.cachecopy import cache_copy
+from synco_core.receive.fallback import TITLE_BYTES, describe, is_page
+from synco_core.receive.interception import intercepted
 from synco_core.receive.pace import PacedSocket, pace_tls, paced
 from synco_core.receive.proxy import Proxy, proxy_for, split_auth
 from synco_core.receive.ranges import parse_content_range, partial_problem, short_of
@@ -60,6 +62,7 @@ from synco_core.receive.transport import (
     ProxyLoginError,
     ProxyRefusedError,
     RangeNotSatisfiableError,
+    RefusedRedirectError,
     UnreachableError,
     UntrustedCertificateError,
 )
@@ -796,21 +799,26 @@ class HttpTransport:
                 if not allowed:
                     # Refused, not failed: asking again meets the same redirect.
                     shown = shown_url(_shown(target))
-                    raise RefusedRequestError(f"refusing redirect from {_shown(current)} to {shown} "
-                                              f"(another host or scheme){_redirect_hint(origin, target)}")
+                    raise RefusedRedirectError(f"refusing redirect from {_shown(current)} to {shown} "
+                                               f"(another host or scheme){_redirect_hint(origin, target)}", shown)
                 current = target
                 continue
             if status in (200, 206):
                 return response, current
-            self._discard(response, origin)
+            head = self._discard(response, origin)
             if status in (404, 410):
                 raise NotFoundError(f"not found: {_shown(current)} (HTTP {status})")
+            # A page's title names who answered: a proxy's "Access denied", a portal's "Sign in to Wi-Fi".
+            page = f", {describe(head)}" if is_page(head) else ""
             if status == 403:
                 # Through a plain HTTP proxy, the refusal may be the proxy's own (a blocked site or category).
                 plain_proxy = self._proxy(origin) if origin[0] == "http" else None
                 refused = (f"refused by the server, or by {plain_proxy.description} on the way"
                            if plain_proxy is not None else "refused by the server")
-                raise ForbiddenError(f"{refused}: {_shown(current)} (HTTP 403)")
+                raise ForbiddenError(f"{refused}: {_shown(current)} (HTTP 403){page}")
+            if status == 511:
+                # RFC 6585: the network (a captive portal), not the site, wants a login before it lets anything by.
+                raise intercepted(_shown(current), f"HTTP 511 Network Authentication Required{page}")
             if status == 416:
                 raise RangeNotSatisfiableError(f"range not satisfiable at {_shown(current)}")
             if status == 304:
@@ -825,6 +833,10 @@ class HttpTransport:
                 # the site, the 401 may be the proxy's as well as the site's.
                 site = f"{_shown(current)} needs a login (HTTP 401), or " if status == 401 else ""
                 raise ProxyLoginError(f"cannot reach {_shown(current)}: {site}{proxy.login_message()}")
+            if status == 407:
+                # No proxy is named, yet one asks for its login: a transparent proxy stands between here and the site.
+                raise intercepted(_shown(current), f"HTTP 407 Proxy Authentication Required{page} (a proxy that no "
+                                  "proxy variable names)")
             if status == 401 and login:
                 raise TransferError(f"{_shown(current)} refused the user name and password of the address (HTTP 401); "
                                     "check them")
@@ -835,18 +847,23 @@ class HttpTransport:
             raise TransferError(f"unexpected HTTP {status} for {_shown(current)}{via}")
         raise TransferError(f"too many redirects for {_shown(url)}")
 
-    def _discard(self, response: http.client.HTTPResponse, origin: Origin) -> None:
+    def _discard(self, response: http.client.HTTPResponse, origin: Origin) -> bytes:
         """Read past a body that is not the file, up to :data:`DISCARD_LIMIT`, so the connection can ask again;
-        a longer body (or a connection that breaks meanwhile) closes the connection instead."""
+        a longer body (or a connection that breaks meanwhile) closes the connection instead. Returns the
+        body's first :data:`TITLE_BYTES` read, so that a page's title can name who answered."""
+        head = b""
         with contextlib.suppress(OSError, http.client.HTTPException):
             # http.client's length is what is left of a body whose Content-Length it was told (None: chunked
             # or until the connection closes), so a declared giant is not read at all.
             if response.length is None or response.length <= DISCARD_LIMIT:
                 left = DISCARD_LIMIT
                 while left > 0 and (chunk := response.read(min(left, CHUNK_SIZE))):
+                    if len(head) < TITLE_BYTES:
+                        head += chunk[:TITLE_BYTES - len(head)]
                     left -= len(chunk)
         if not response.isclosed():
             self._drop(origin)
+        return head
 
     def open_fresh(self, path: str) -> contextlib.AbstractContextManager[_HttpResponse]:
         """:meth:`open` for a document that changes under its URL (the meta, polled until Ready), past any cache.

@@ -27,6 +27,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,7 @@ from synco_core.receive.files import (
     save_content,
     save_past_caches,
 )
+from synco_core.receive.interception import InterceptedError, SiteWitness
 from synco_core.receive.knownhashes import KnownHashes
 from synco_core.receive.merged import MergedSet, merge_with_folder, replay_current
 from synco_core.receive.packfetch import Item, PackSource, fetch_from_pack
@@ -89,6 +91,11 @@ STOP_GRACE = 0.5
 
 
 T = TypeVar("T")
+
+
+#: What a file's answer is judged as that a network answering for the site looks like too: the server will not
+#: give it (403, 404, a fallback page), or it came as another version (another size or hash).
+DOUBTFUL = (UnavailableError, *STALE)
 
 
 def batch_size(files: int, jobs: int) -> int:
@@ -304,6 +311,7 @@ def receive_public_files(
     keep: Callable[[str], bool] | None = None,
     deleted_before: int = 0,
     merged: MergedSet | None = None,
+    witness: SiteWitness | None = None,
 ) -> PublicResult:
     """Bring ``set_dir`` up to date with ``index``; per-file failures are collected, never raised.
 
@@ -325,6 +333,10 @@ def receive_public_files(
 
     ``merged`` is the set's merge made before the run was judged (:mod:`synco_core.receive.merged`): its plan,
     spool, hashes and packs are taken instead of merging ``index`` again.
+
+    ``witness`` (:mod:`synco_core.receive.interception`) vouches for every file judged missing or of another
+    version that the site itself still answers; where something else answers for it (a captive portal, a
+    proxy's block page), :class:`~synco_core.receive.interception.InterceptedError` ends the set at once.
     """
     work_dir, staged = receiving_folder(set_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -364,7 +376,11 @@ def receive_public_files(
                                                         if not path.endswith(PART_SUFFIX)])
             remove_empty_folders(work_dir, keep)
         _fetch(transport, spool, plan, work_dir, jobs, result, lock, folders, report_bytes, on_file, stop, packs,
-               staged)
+               staged, witness)
+        if witness is not None and result.failed:
+            # Worker processes judge files with no witness of their own (and record a portal's 511 as one file's
+            # failure): one look now vouches for them all.
+            witness.confirm(time.monotonic())
     except BaseException:
         if known is not None:
             # Once the merge is through, files may have arrived: the old hashes would take one that did, in a
@@ -467,14 +483,19 @@ class _AskAgain(Exception):
 def _fetch(transport: Transport, spool: TodoSpool, plan: PublicPlan, set_dir: Path, jobs: int,
            result: PublicResult, lock: threading.Lock, folders: _Folders, report_bytes: Callable[[int], None],
            on_file: Callable[[int], None] | None, stop: threading.Event, packs: PackSource | None,
-           staged: bool = False) -> None:
+           staged: bool = False, witness: SiteWitness | None = None) -> None:
     if not spool.count:
         return
 
     def record(relative: str, save: Callable[[], int]) -> None:
         try:
             size = save()
+        except InterceptedError:
+            raise
         except SyncoError as exc:
+            if witness is not None and isinstance(exc, DOUBTFUL):
+                # Raises, ending the set, when a portal or a block page answers in the site's place.
+                witness.confirm(time.monotonic())
             with lock:
                 result.failed.append((relative, str(exc)))
                 if isinstance(exc, UnavailableError):

@@ -42,6 +42,7 @@ from synco_core.receive.deletions import (
     unavailable_refusal,
 )
 from synco_core.receive.files import PART_SUFFIX
+from synco_core.receive.interception import InterceptedError, SiteWitness
 from synco_core.receive.kept import keep_matcher
 from synco_core.receive.knownhashes import KnownHashes, known_hashes_file
 from synco_core.receive.leftovers import tidy
@@ -69,6 +70,7 @@ from synco_core.receive.treedigest import artifact_state, tree_record, unchanged
 from synco_core.recordversion import RECORD_VERSION, newer_record, record_version
 from synco_core.trees import remove_tree
 from synco_core.wire import (
+    META_FILE,
     DumpInfo,
     Meta,
     NewerFormatError,
@@ -671,7 +673,8 @@ def _judged_and_received(transport: Transport, folder: str, meta: Meta, chosen: 
                                                       delete=delete, on_bytes=on_bytes, on_file=on_file,
                                                       packs=packs, scratch=scratch, known=known,
                                                       max_delete=options.max_delete, keep=keep,
-                                                      deleted_before=spent, merged=ready)
+                                                      deleted_before=spent, merged=ready,
+                                                      witness=SiteWitness(transport, f"{folder}/{META_FILE}"))
                 if delete:
                     spent += removable(result.vanished)
                 check_disk_space(target, (reason for _path, reason in result.failed), file_set, options.resumable)
@@ -749,6 +752,10 @@ def _judged_and_received(transport: Transport, folder: str, meta: Meta, chosen: 
             outcome.status = "failed"
             _unless_resumable(options, folder)
             raise disk_full(target, file_set, options.resumable) from exc
+        except InterceptedError:
+            # Every later answer would be the same page: no other set is asked for, and none is taken as missing.
+            outcome.status = "failed"
+            raise
         except SyncoError as exc:
             outcome.status = "failed"
             outcome.detail = str(exc)

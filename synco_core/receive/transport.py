@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from synco_core.errors import TransferError
+from synco_core.origins import RefusedRequestError
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,14 @@ class NotFoundError(UnavailableError):
 
 class ForbiddenError(UnavailableError):
     """The other end refuses the path (HTTP 403), as web servers do for dotfiles and denied folders."""
+
+
+class RefusedRedirectError(RefusedRequestError):
+    """A redirect to another host or scheme, not followed; ``target`` is where it led (shown form)."""
+
+    def __init__(self, message: str, target: str) -> None:
+        super().__init__(message)
+        self.target = target
 
 
 class UnreachableError(TransferError):
