@@ -48,14 +48,15 @@ def _entries(folder: str) -> list[os.DirEntry[str]]:
         return list(scan)
 
 
-def tree_size(root: Path | str) -> int:
+def tree_size(root: Path | str, skip: Callable[[str], bool] | None = None) -> int:
     """Bytes of the regular files under ``root`` (links not followed), by the walk of :func:`walk_tree`: any
-    depth and any path length."""
+    depth and any path length. A file whose name ``skip`` answers True for is not counted (as
+    :func:`copy_tree` leaves it out)."""
     total = 0
 
-    def add(_relative: str, info: os.stat_result) -> None:
+    def add(relative: str, info: os.stat_result) -> None:
         nonlocal total
-        if stat.S_ISREG(info.st_mode):
+        if stat.S_ISREG(info.st_mode) and not (skip is not None and skip(relative.rpartition("/")[2])):
             total += info.st_size
 
     walk_tree(root, add)

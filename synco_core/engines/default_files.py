@@ -27,6 +27,7 @@ from synco_core.errors import ConfigError, SyncoError
 from synco_core.fsutil import make_folders, safe_relative_path
 from synco_core.install import owned
 from synco_core.nospace import NO_SPACE_ERRNOS, NoSpaceError, no_space
+from synco_core.partfiles import is_receive_part
 from synco_core.permissions import keep_mode_of
 from synco_core.trees import Choice, copy_tree, remove_tree, select_entries, tree_size
 from synco_core.values import FilesInstallResult, Framework, ReceivedFileSet
@@ -51,15 +52,9 @@ class _LinkOrCopy:
         return str(shutil.copy2(source, destination, follow_symlinks=False))
 
 
-#: How every synco's receive names a download cut short in a public set's folder (``<file>.synco-part``; since
-#: 2026-12-05 ``<file>.<tag>.synco-part`` or ``.synco-<hash>.<tag>.synco-part``): never content of the set.
-RECEIVE_PART_SUFFIX = ".synco-part"
-
-
-def _receive_part(name: str) -> bool:
-    """A part file a receive left (after ``--allow-missing``, or an older receive's): the install leaves it out,
-    where the next receive continues it, instead of copying half a file into the application's folder."""
-    return name.endswith(RECEIVE_PART_SUFFIX)
+#: A part file a receive left (after ``--allow-missing``, or an older receive's): the install leaves it out,
+#: where the next receive continues it, instead of copying half a file into the application's folder.
+_receive_part = is_receive_part
 
 
 def installed_folder(destination: Path) -> Path:
@@ -171,7 +166,7 @@ def _install_failed(destination: Path, exc: OSError, source_dir: Path) -> SyncoE
     if exc.errno in NO_SPACE_ERRNOS:
         try:
             # The copy beside the folder takes the set's size (nothing is linked from another disk).
-            needed: int | None = tree_size(source_dir)
+            needed: int | None = tree_size(source_dir, skip=is_receive_part)
         except OSError:
             needed = None
         said = no_space(destination, f"the copy of {source_dir.name} that replaces it", needed)

@@ -20,6 +20,7 @@ from synco_core.fsutil import safe_relative_path
 from synco_core.globs import ExcludeMatcher
 from synco_core.install.outsidedump import outside_line, tables_outside
 from synco_core.install.removals import files_lost
+from synco_core.partfiles import is_receive_part
 from synco_core.plugins import SyncoPluginManager, get_plugin_manager
 from synco_core.receive.deletions import RunDeletions
 from synco_core.receive.kept import keep_patterns
@@ -67,9 +68,10 @@ class ReceivedSet:
 
     @property
     def size_bytes(self) -> int:
+        """What the install puts into the project: a folder's part files (a receive's download cut short) stay."""
         if self.path.is_file():
             return self.path.stat().st_size
-        return tree_size(self.path)
+        return tree_size(self.path, skip=is_receive_part)
 
 
 @dataclass
@@ -249,7 +251,9 @@ def carried_over(step: InstallStep) -> list[str]:
         found.update(excluded_candidates(folder, ExcludeMatcher(step.source.keep)))
     if step.source.kind == "public":
         found.update(dotfile_candidates(folder, received))
-    return sorted(path.as_posix() for path in found if not os.path.lexists(received.joinpath(*path.parts)))
+    # A part file of the received set is not installed: the project's entry of that name is carried over.
+    return sorted(path.as_posix() for path in found
+                  if is_receive_part(path.name) or not os.path.lexists(received.joinpath(*path.parts)))
 def tables_outside_dump(framework: Framework, step: InstallStep, remote_ok: bool = False,
                         manager: SyncoPluginManager | None = None) -> list[str]:
     """The tables of the local database ``step`` replaces that its dump does not hold (:mod:`.outsidedump`);
@@ -442,8 +446,12 @@ def refuse_one_database_twice(framework: Framework, set_names: list[str]) -> Non
 
 
 def _holds_a_file(folder: Path) -> bool:
-    def choose(_relative: str, is_folder: bool) -> Choice:
-        return Choice.ENTER if is_folder else Choice.TAKE
+    """True when ``folder`` holds a file the install would put into the project (a part file is not one)."""
+
+    def choose(relative: str, is_folder: bool) -> Choice:
+        if is_folder:
+            return Choice.ENTER
+        return Choice.SKIP if is_receive_part(relative) else Choice.TAKE
 
     return next(select_entries(folder, choose), None) is not None
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from pathlib import Path
 
+from synco_core.partfiles import is_receive_part
 from synco_core.trees import Choice, Lookup, select_entries
 
 
@@ -41,7 +42,8 @@ def files_lost(destination: Path, received: Path, keep: Callable[[str], bool] | 
                 return Choice.SKIP
             if is_folder:
                 return Choice.ENTER
-            if (mirrored and copy.kind(relative) == "file") or relative in counted:
+            # A part file of the received set is not installed: the project's file of that name goes.
+            if (mirrored and copy.kind(relative) == "file" and not is_receive_part(name)) or relative in counted:
                 return Choice.SKIP
             return Choice.TAKE
 
