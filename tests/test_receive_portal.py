@@ -139,6 +139,8 @@ FETCHES = {
     "pipelined": {"keep_alive": True, "packs": False},
     # Packs: the portal answers from the first pack request; the files then come from their URLs.
     "packs": {"keep_alive": True, "packs": True, "counted": ".pack-", "after": 0},
+    # ... taken by worker processes, which judge the files they fetch from their URLs with no witness of theirs.
+    "pack-workers": {"keep_alive": True, "packs": True, "counted": ".pack-", "after": 0, "workers": True},
 }
 
 ANSWERS = {200: repr(TITLE), 403: repr(TITLE), 407: "HTTP 407", 511: "HTTP 511", 302: "portal.invalid"}
@@ -150,6 +152,9 @@ def test_a_portal_mid_receive_stops_it_in_one_line(app: Path, tmp_path: Path, mo
                                                    fetch: str, status: int) -> None:
     """Every fetching path, every kind of portal answer: exit 1, one line naming it, nothing installed."""
     how = dict(FETCHES[fetch])
+    if how.pop("workers", False):
+        monkeypatch.setattr("synco_core.receive.workers.MIN_FILES", 1)
+        monkeypatch.setattr("synco_core.receive.workers.workerframes.usable_cores", lambda: 2)
     key = publish(app, SESSION, packs=how.pop("packs"), only=ONLY)
     local = local_project(tmp_path)
     portal = Portal(status, **how)  # type: ignore[arg-type]
