@@ -24,6 +24,12 @@ ADVICE = ("a captive portal (sign in to the network: open any web page in a brow
           "(have the site allowed); no file was taken for a missing one: run again once the site answers")
 
 
+#: Seconds a look that found the site answering vouches for the judgements that follow it: a set of many files
+#: the site no longer has asks for the meta at most about once a second, not once per file, and a portal is
+#: still met within a second of its first page. The look at the end of a set vouches for everything before it.
+LOOK_INTERVAL = 1.0
+
+
 class InterceptedError(TransferError):
     """Something between this machine and the site answers in its place (a captive portal, a proxy's block
     page): the receive stops, as every later answer would be that page."""
@@ -41,7 +47,8 @@ class SiteWitness:
 
     :meth:`confirm` is called for each public file judged missing or of another version, with the moment of
     that judgement: one look at the meta taken after that moment vouches for every judgement made before it,
-    so many threads judging files at once share a look.
+    so many threads judging files at once share a look, and one that began up to ``within`` seconds before it
+    vouches for it as well (:data:`LOOK_INTERVAL`; the end of a set asks with 0).
     """
 
     def __init__(self, transport: Transport, meta_path: str) -> None:
@@ -51,11 +58,11 @@ class SiteWitness:
         #: When the last look that found the site answering began (monotonic), or None.
         self._seen: float | None = None
 
-    def confirm(self, judged: float) -> None:
-        """Return when the site answered after ``judged`` (a ``time.monotonic()``); raise
-        :class:`InterceptedError` when something else answers for it now."""
+    def confirm(self, judged: float, within: float = LOOK_INTERVAL) -> None:
+        """Return when the site answered after ``judged`` (a ``time.monotonic()``), or less than ``within``
+        seconds before it; raise :class:`InterceptedError` when something else answers for it now."""
         with self._lock:
-            if self._seen is not None and self._seen >= judged:
+            if self._seen is not None and self._seen + within >= judged:
                 return
             began = time.monotonic()
             self._look()
