@@ -204,3 +204,20 @@ def test_a_file_the_site_no_longer_has_stays_missing(app: Path, tmp_path: Path,
     assert "Installing without 1 public file(s)" in result.output, result.output
     assert (local / "web" / "uploads" / "dir1" / "file 1.bin").exists()
     assert not (local / "web" / "uploads" / "dir0" / "file 0.bin").exists()
+
+
+def test_a_portal_page_for_a_public_page_is_not_another_version(app: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A public file that is a page itself (``.html``) answered with the portal's page is judged another version
+    (not a fallback page), asked for again past the caches, and stops the receive the same way."""
+    for path in (app / "web" / "uploads").rglob("*"):
+        if path.is_file():
+            path.unlink()
+    (app / "web" / "uploads" / "about.html").write_text("<!DOCTYPE html><html><title>About us</title></html>")
+    key = publish(app, SESSION, packs=False, only=ONLY)
+    local = local_project(tmp_path)
+    portal = Portal(200, counted="/uploads/", after=0)
+    with portal_server(app / "web", portal) as url:
+        result = receive_install(url, key.secret, tmp_path, local, monkeypatch)
+    assert_stopped_by_portal(result, local, repr(TITLE))
+    assert "another version" not in result.output, result.output
