@@ -152,10 +152,7 @@ def drop_kept_copy(destination: Path, backup: Path) -> None:
     if earlier is not None and owned.identity(backup) == earlier.root:
         stays = owned.remove_owned(backup, earlier)
         if stays:
-            raise owned.ForeignFilesError(
-                f"cannot replace {destination}: its kept copy {backup} (the content of the install a rollback "
-                f"took out) holds files that install did not put there ({owned.named(stays)}), written by the "
-                f"application meanwhile; move them out of {backup}, then install again")
+            raise owned.kept_copy_holds_foreign_files(destination, backup, stays)
     else:
         remove_tree(backup)
     owned.remove_manifest(destination)

@@ -287,10 +287,7 @@ def _refuse_kept_with_foreign_files(path: Path, backup: Path) -> None:
     if earlier is not None and owned.identity(backup) == earlier.root:
         foreign = owned.foreign_entries(backup, earlier)
         if foreign:
-            raise owned.ForeignFilesError(
-                f"cannot replace {path}: its kept copy {backup} (the content of the install a rollback took out) "
-                f"holds files that install did not put there ({owned.named(foreign)}), written by the "
-                f"application meanwhile; move them out of {backup}, then install again")
+            raise owned.kept_copy_holds_foreign_files(path, backup, foreign)
 
 
 def parks(step: JournalStep) -> bool:

@@ -282,6 +282,15 @@ def named(entries: Found) -> str:
     return shown + (f" and {entries.count - len(entries.first)} more" if entries.count > len(entries.first) else "")
 
 
+def kept_copy_holds_foreign_files(destination: Path, backup: Path, foreign: Found) -> ForeignFilesError:
+    """The refusal to replace ``destination`` while its kept copy ``backup``, the content of the install a rollback
+    took out, holds ``foreign`` files that install did not put there (written by the application meanwhile)."""
+    return ForeignFilesError(
+        f"cannot replace {destination}: its kept copy {backup} (the content of the install a rollback took out) "
+        f"holds files that install did not put there ({named(foreign)}), written by the application meanwhile; "
+        f"move them out of {backup}, then install again")
+
+
 class ForeignFilesError(SyncoError):
     """A folder synco would replace, undo or remove holds files it did not put there: nothing was removed."""
 
