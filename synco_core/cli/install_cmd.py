@@ -21,6 +21,7 @@ from synco_core.cli.options import (
 from synco_core.databases import for_database_set
 from synco_core.detection import detect
 from synco_core.install.plan import check_engine, check_target, load_received, plan_install
+from synco_core.install.requirements import NOTHING_CHANGED, check_requirements
 from synco_core.install.run import install_received
 
 
@@ -58,11 +59,16 @@ def command(folder: Path, framework_name: str | None, project_dir: Path, only: t
         else:
             for line in plan.describe(remote_ok=force_remote_target):
                 click.echo(line)
-        # The install's own refusals that need no database connection, after the plan: a plan of an install
-        # that would be refused is no success for a script that checks the status.
+        # The install's own refusals, after the plan: a plan of an install that would be refused is no success
+        # for a script that checks the status. First those that need no database connection.
         for step in (s for s in plan.steps if s.kind == "database"):
             check_target(for_database_set(local, step.name), force_remote_target)
             check_engine(local, step.name, step.source.engine)
+        # And the one that asks the local server (the plan asked it already for the current content): what
+        # each dump needs and the server lacks is named as the install would name it.
+        for step in (s for s in plan.steps if s.kind == "database"):
+            check_requirements(local, step.name, step.source.requires, skip=skip_requirements,
+                               nothing_done=NOTHING_CHANGED)
         return
     install_received(
         folder,
