@@ -209,17 +209,24 @@ class Installing:
 
     def check_session(self, meta: Meta, sets_chosen_later: bool = False) -> None:
         """The session is found, nothing is downloaded yet: check every database it would install and, unless
-        the user is still to choose the sets in a terminal, that every files set has a place in the project."""
+        the user is still to choose the sets in a terminal, what each dump needs of the local server and that
+        every files set has a place in the project (checked once they are chosen: :meth:`receive_options`)."""
         if self.installer is not None:
             wanted = [s for s in meta.file_sets if not self.only or s.name in self.only]
             self.installer.check_databases([s.name for s in wanted])
             self.installer.hold_for_empty_sets(wanted)
-            for file_set in wanted:
-                if file_set.dump is not None:
-                    check_engine(self.installer.framework, file_set.name, file_set.dump.engine)
-            self._check_requirements(wanted)
             if not sets_chosen_later:
-                self.installer.check_file_sets(wanted)
+                self._check_chosen(wanted)
+
+    def _check_chosen(self, chosen: list[WireFileSet]) -> None:
+        """The sets to receive are known: each dump's engine and needs, each files set's place, or nothing is
+        downloaded."""
+        assert self.installer is not None
+        for file_set in chosen:
+            if file_set.dump is not None:
+                check_engine(self.installer.framework, file_set.name, file_set.dump.engine)
+        self._check_requirements(chosen)
+        self.installer.check_file_sets(chosen)
 
     def _check_requirements(self, wanted: list[WireFileSet]) -> None:
         """The local server has what each dump of ``wanted`` needs (its ``requires``), or nothing is downloaded."""
@@ -274,6 +281,15 @@ class Installing:
         earlier receive, would be installed again at every install (see :func:`installs_delete`)."""
         if self.request is None:
             return options
+        choose = options.choose
+        if choose is not None:
+            def checked_choice(offered: list[WireFileSet]) -> list[str]:
+                # A person who leaves the database out is not refused for what its dump needs: the checks of
+                # check_session wait for the choice, and still come before anything is downloaded.
+                names = choose(offered)
+                self._check_chosen([s for s in offered if s.name in names])
+                return names
+            options = replace(options, choose=checked_choice)
         return replace(options, on_set_arrived=self.set_arrived, delete=installs_delete(options.delete, True))
 
     def abandon(self) -> None:
@@ -360,6 +376,12 @@ def installs_delete(delete: bool, install: bool) -> bool:
     return delete or install
 
 
+def chooses(options: ReceiveOptions) -> bool:
+    """Whether the person chooses the sets (:func:`synco_core.receive.session.choose_sets`): neither
+    ``--only`` nor ``--all``, and a chooser."""
+    return options.choose is not None and not options.only and not options.all
+
+
 def receive_and_install(address: SessionAddress, options: ReceiveOptions, install: InstallRequest | None,
                         ui: Interaction, reporter: Reporter, report: Callable[[ReceiveSummary], None]) -> bool:
     """``synco receive``: check the install, find the session, receive it, install it. True when all went well.
@@ -374,7 +396,7 @@ def receive_and_install(address: SessionAddress, options: ReceiveOptions, instal
     def transfer(installing: Installing) -> ReceiveSummary:
         located = locate(address, ui, installing.public_prefixes)
         try:
-            installing.check_session(located.meta, sets_chosen_later=options.choose is not None)
+            installing.check_session(located.meta, sets_chosen_later=chooses(options))
             summary = receive_session(located.transport, address.session, address.key,
                                       installing.receive_options(options), reporter, meta=located.meta)
         finally:
