@@ -62,6 +62,7 @@ from synco_core.engines.mysql.loadthreads import (
     settings_key,
     statement_error,
 )
+from synco_core.engines.mysql.requirements import packet_fix
 from synco_core.engines.mysql.schema import definer, strip_definer, text
 from synco_core.engines.mysql.splitter import (
     SpooledStatement,
@@ -667,11 +668,13 @@ class Loader:
         return split_rows(bytes(sql), self.max_packet - 1)
 
     def _too_long(self, number: int, sql: AnyStatement) -> DatabaseError:
-        # The server would drop the connection half-way through receiving it; say why instead.
+        # The server would drop the connection half-way through receiving it; say why instead, with the value
+        # that takes the whole statement (a row too long alone is found before the rest of it is read, so the
+        # statement's length is the one known bound).
         return DatabaseError(
             f"statement {number} of the dump is {len(sql) / 1e6:.1f} MB, more than the server's "
             f"max_allowed_packet ({self.max_packet / 1e6:.1f} MB): raise it on the server "
-            f"(SET GLOBAL max_allowed_packet=...) and retry; statement: {preview(sql)}")
+            f"({packet_fix(len(sql))}) and retry; statement: {preview(sql)}")
 
     def _run(self, number: int, sql: AnyStatement) -> None:
         """Execute ``sql``, then look at what it left the session with (:meth:`_observe`)."""

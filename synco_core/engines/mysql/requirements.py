@@ -62,7 +62,11 @@ def _engine_fix(engine: str, mariadb: bool) -> str:
     return f"install {package}, then {install}" if package else install
 
 
-def _packet_fix(size: int) -> str:
+def packet_fix(size: int) -> str:
+    """What to set for a server to take a statement of ``size`` bytes: the check before a download and the
+    load that meets a longer row name the same value."""
+    if size >= MAX_PACKET_LIMIT:
+        return "no server takes a statement that long: leave the table's rows out on the source"
     # The loader refuses a statement of max_allowed_packet bytes or more: the next MiB above it, at least.
     wanted = min(MAX_PACKET_LIMIT, max(MIB, math.ceil((size + 1) / MIB) * MIB))
     return (f"SET GLOBAL max_allowed_packet={wanted}, or max_allowed_packet={wanted // MIB}M under [mysqld] in "
@@ -107,10 +111,8 @@ def missing(conn: Any, requires: DumpRequirements) -> list[str]:
     if size:
         packet = int(schema.query(conn, "SELECT @@max_allowed_packet")[0][0])
         if size >= packet:
-            fix = (_packet_fix(size) if size < MAX_PACKET_LIMIT
-                   else "no server takes a statement that long: leave the table's rows out on the source")
             lacking.append(f"max_allowed_packet {packet} is below the dump's longest row, a statement of {size} "
-                           f"bytes ({fix})")
+                           f"bytes ({packet_fix(size)})")
     return lacking
 
 
