@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 import click
 
@@ -19,6 +20,7 @@ from synco_core.cli.options import (
     debug_option,
     interactive,
     no_terminate_option,
+    skip_requirements_option,
     skip_unsupported_option,
     yes_option,
 )
@@ -161,13 +163,30 @@ def _check_dump_file(file: Path) -> None:
         raise ConfigError(f"dump file not found: {file}")
 
 
+def _check_requirements(database: DatabaseConfig, file: Path, stream: BinaryIO, ask_server: bool,
+                        skip: bool) -> BinaryIO:
+    """What the dump's header says it needs (:mod:`synco_core.dumpheader`), checked against the local server
+    before anything changes; the stream to load from. A database not on this machine is never asked: the
+    load refuses it first."""
+    from synco_core.dumpheader import read_requires
+    from synco_core.install.requirements import NOTHING_CHANGED, check_database_requirements
+
+    name = "the dump on standard input" if str(file) == "-" else f"the dump {file}"
+    requires, stream = read_requires(stream, f"-- synco-requires line of {name}")
+    if ask_server:
+        check_database_requirements(database, name, requires, skip=skip, nothing_done=NOTHING_CHANGED)
+    return stream
+
+
 @command.command("load")
 @click.argument("arguments", nargs=-1, metavar="[DATABASE_URL] FILE")
 @yes_option
 @click.option("--force-remote-target", is_flag=True, help="Allow a database that is not on this machine.")
 @no_terminate_option
+@skip_requirements_option
 @debug_option
-def load(arguments: tuple[str, ...], yes: bool, force_remote_target: bool, no_terminate: bool) -> None:
+def load(arguments: tuple[str, ...], yes: bool, force_remote_target: bool, no_terminate: bool,
+         skip_requirements: bool) -> None:
     """Load FILE into DATABASE_URL (or $SYNCO_DATABASE_URL) atomically; the previous content is kept for rollback."""
     if len(arguments) not in (1, 2):
         raise click.UsageError("expected [DATABASE_URL] FILE")
@@ -178,9 +197,13 @@ def load(arguments: tuple[str, ...], yes: bool, force_remote_target: bool, no_te
     local_hosts = _local_hosts(database, force_remote_target)
     # The kind of a dump on standard input is told by its first bytes, as a file's is.
     with direct_database_command(Path.cwd(), "db load"), open_dump(file, sys.stdin.buffer) as dump:
+        stream = dump.stream
+        if dump.format == "sql":
+            stream = _check_requirements(database, file, stream, force_remote_target or database.is_local(local_hosts),
+                                         skip_requirements)
         options = InstallOptions(format=dump.format, yes=yes, force_remote_target=force_remote_target,
                                  confirm=asker(), local_hosts=local_hosts, terminate_sessions=not no_terminate)
-        result = install_with_engine(database, dump.stream, options)
+        result = install_with_engine(database, stream, options)
     click.echo(f"Loaded {result.tables} tables, {result.rows} rows into {database.url(mask_password=True)}"
                + (f"; previous content kept as {result.backup} (synco db rollback)" if result.backup else ""), err=True)
 

@@ -17,7 +17,7 @@ from synco_core.databases import database_of_set
 from synco_core.errors import ConfigError
 from synco_core.listing import some_names
 from synco_core.plugins import PluginError, SyncoPluginManager, get_plugin_manager
-from synco_core.values import DumpRequirements, Framework
+from synco_core.values import DatabaseConfig, DumpRequirements, Framework
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,15 @@ def check_requirements(framework: Framework, set_name: str, requires: DumpRequir
     """Refuse (one-line :class:`RequirementsError`) a dump set whose requirements the local server of
     ``framework`` lacks; with ``skip`` only warn. ``nothing_done`` says what the refusal left undone."""
     database = database_of_set(framework, set_name)
-    if requires is None or not requires or database is None:
+    if database is not None:
+        check_database_requirements(database, f"the dump {set_name}", requires, skip=skip,
+                                    nothing_done=nothing_done, manager=manager)
+
+
+def check_database_requirements(database: DatabaseConfig, dump: str, requires: DumpRequirements | None, *,
+                                skip: bool, nothing_done: str, manager: SyncoPluginManager | None = None) -> None:
+    """:func:`check_requirements` for ``database`` itself (``synco db load``); ``dump`` names the dump."""
+    if requires is None or not requires:
         return
     manager = manager or get_plugin_manager()
     lacking = manager.hook.check_dump_requirements(database=database, requirements=requires)
@@ -49,7 +57,7 @@ def check_requirements(framework: Framework, set_name: str, requires: DumpRequir
                           "strings")
     if not lacking:
         return
-    line = (f"the local database server lacks what the dump {set_name} needs to load into {database.engine} "
+    line = (f"the local database server lacks what {dump} needs to load into {database.engine} "
             f"database {database.name!r}: {some_names(lacking, 10, '; ')}")
     if skip:
         log.warning("%s; going on (%s): the load may fail on it, the local database then as it was", line,

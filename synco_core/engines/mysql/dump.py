@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 import pymysql
 
 from synco_core import dumpprogress
+from synco_core.dumpheader import requires_line
 from synco_core.engines.mysql import (
     altered,
     copychecks,
@@ -446,15 +447,19 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
     copychecks.refuse_orphans(conn, db, {**copies, **{table: None for table in options.exclude_tables}}, filtered,
                               rewritten)
 
+    tables = [name for name, kind in all_tables.items()
+              if kind not in ("VIEW", "SEQUENCE") and name not in skipped.tables]
+    # What the dump needs is written in its header too, for a file loaded without a meta (db dump -o, db load);
+    # the longest statement is known only at the end, so only the meta's has it.
+    needs = requirements.recorded(conn, db, tables, engines)
     writer.write(HEADER_MARKER + b" (synco " + _version().encode() + b")\n-- Server version: "
                  + version.encode() + b"\n" + DATABASE_PREFIX + _in_comment(db) + b"\n" + DEFAULTS_PREFIX
                  # The name exactly (a line break or a leading space cannot stand in a comment line).
-                 + json.dumps({"charset": charset, "collation": collation, "database": db}).encode() + b"\n\n")
+                 + json.dumps({"charset": charset, "collation": collation, "database": db}).encode() + b"\n"
+                 + requires_line(needs) + b"\n")
     writer.write(header(int(div_precision)))
     manifest: dict[str, TableManifest] = {}
     sequences = [name for name, kind in all_tables.items() if kind == "SEQUENCE" and name not in skipped.tables]
-    tables = [name for name, kind in all_tables.items()
-              if kind not in ("VIEW", "SEQUENCE") and name not in skipped.tables]
     views = [name for name, kind in all_tables.items() if kind == "VIEW" and name not in skipped.views]
     outside_snapshot = [table for table in tables if engines.get(table, "").upper() not in SNAPSHOT_ENGINES
                         and engines.get(table, "").upper() not in MERGE_ENGINES and table not in options.exclude_tables]
@@ -584,7 +589,7 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
     writer.call(functools.partial(_write_trailer, writer.out, manifest))
     return DumpResult(engine="mysql", wire_type="MysqlDump", format="sql", server_version=version,
                       tables=manifest, applied_rules=_applied_rules(options),
-                      requirements=requirements.recorded(conn, db, tables, engines))
+                      requirements=needs)
 
 
 def _dumped_columns(conn: Any, db: str, table: str, skipped: unsupported.LeftOut) -> list[Column]:
