@@ -1,11 +1,12 @@
 """What a dump needs, written in its own header, so ``synco db load FILE`` can check it before any change.
 
-``synco db dump -o FILE`` writes a plain SQL script with no meta beside it. A synco MySQL dump opens with
-comment lines synco already writes and reads (the server version, ``-- synco-database-defaults: {json}``);
-it now adds ``-- synco-requires: {json}``, the meta's ``requires`` (:mod:`synco_core.wire`) without the
-longest statement, which the writer knows only at the dump's end: the load itself refuses a row longer than
-the server takes, naming the value to set. An SQL comment, the line is skipped by an older synco's loader
-(which reads only the comments it knows), by the ``mariadb`` and ``psql`` clients, and by Go synco.
+``synco db dump -o FILE`` writes a plain SQL script with no meta beside it. A synco dump opens with comment
+lines (MySQL's ``-- synco-database-defaults: {json}``, PostgreSQL's source and locale); it now adds
+``-- synco-requires: {json}``, the meta's ``requires`` (:mod:`synco_core.wire`) as the catalogue tells it
+before anything is written, without the longest statement, which the writer knows only at the dump's end:
+the load itself refuses a row longer than the server takes, naming the value to set. An SQL comment, the
+line is skipped by an older synco's loader (which reads only the comments it knows), by the ``mariadb`` and
+``psql`` clients, and by Go synco.
 
 The reader looks only at the leading comment lines of the stream, at most :data:`HEADER_LIMIT` bytes of
 them, and hands back a stream that gives those bytes again: the load reads the dump from its first byte.
@@ -26,9 +27,12 @@ REQUIRES_PREFIX = b"-- synco-requires: "
 HEADER_LIMIT = 1 << 20
 
 
-def requires_line(requires: DumpRequirements) -> bytes:
-    """The header line recording ``requires`` (one line: JSON escapes every line break)."""
+def requires_line(requires: DumpRequirements, server_version: str = "") -> bytes:
+    """The header line recording ``requires`` and the source's ``server_version`` (one line: JSON escapes every
+    line break)."""
     recorded = requirements_to_json(requires)
+    if server_version and "serverVersion" not in recorded:
+        recorded["serverVersion"] = server_version
     recorded.pop("maxStatementBytes", None)
     return REQUIRES_PREFIX + json.dumps(recorded, ensure_ascii=True, separators=(",", ":")).encode() + b"\n"
 

@@ -20,7 +20,7 @@ from click.testing import CliRunner, Result
 
 from synco_core.cli.main import cli
 from synco_core.dumpheader import REQUIRES_PREFIX
-from synco_core.testing.services import mysql_admin_connection, mysql_url_for
+from synco_core.testing.services import mysql_admin_connection, mysql_url_for, postgres_url_for
 
 
 def dumped(tmp_path: Path, mysql_database_factory: Callable[[], str]) -> Path:
@@ -90,6 +90,7 @@ def test_the_dump_header_records_engines_and_collations(
         tmp_path: Path, mysql_database_factory: Callable[[], str]) -> None:
     requires = header_requires(dumped(tmp_path, mysql_database_factory))
     assert requires["engines"] == ["InnoDB"], requires
+    assert "MariaDB" in str(requires["serverVersion"]), requires
     assert "utf8mb4_bin" in requires["collations"], requires  # type: ignore[operator]
     # Known only once the dump is written: the load refuses a longer row itself.
     assert "maxStatementBytes" not in requires, requires
@@ -158,3 +159,36 @@ def test_the_mariadb_client_reads_the_line_as_a_comment(
         cur.execute("SELECT title FROM posts")
         assert cur.fetchall() == (("hello",),)
     conn.close()
+
+
+@pytest.mark.postgres
+def test_a_postgresql_dump_header_is_checked_by_db_load_too(
+        tmp_path: Path, postgres_database_factory: Callable[[], str]) -> None:
+    """PostgreSQL's header records its extensions and version as well: a laptop lacking an extension, or of an
+    older major version, is refused before any change."""
+    import psycopg
+
+    source = postgres_database_factory()
+    with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        conn.execute("CREATE TABLE posts (id int PRIMARY KEY, title text)")
+        conn.execute("INSERT INTO posts VALUES (1, 'hello')")
+        version = str(conn.execute("SHOW server_version").fetchone()[0]).split(" ")[0]  # type: ignore[index]
+    out = tmp_path / "dump.sql"
+    dumped_pg = CliRunner().invoke(cli, ["db", "dump", postgres_url_for(source), "-o", str(out)])
+    assert dumped_pg.exit_code == 0, dumped_pg.output
+    requires = header_requires(out)
+    assert requires["serverVersion"] == version and "pg_trgm" in requires["extensions"], requires  # type: ignore[operator]
+    target = postgres_database_factory()
+    edited = needing(out, tmp_path, serverVersion="99.1", extensions={**requires["extensions"],  # type: ignore[dict-item]
+                                                                      "pgrouting": "3.6.1"})
+    result = CliRunner().invoke(cli, ["db", "load", postgres_url_for(target), str(edited), "--yes"])
+    assert result.exit_code == 1, result.output
+    assert len(result.output.splitlines()) == 1, result.output
+    assert "older than the source's 99.1" in result.output and "extension pgrouting 3.6.1" in result.output, \
+        result.output
+    with psycopg.connect(postgres_url_for(target)) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = 'public'").fetchone() == (0,)
+    # The dump as written (what the shared server has) loads.
+    loaded = CliRunner().invoke(cli, ["db", "load", postgres_url_for(target), str(out), "--yes"])
+    assert loaded.exit_code == 0, loaded.output

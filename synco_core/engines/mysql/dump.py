@@ -456,7 +456,7 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
                  + version.encode() + b"\n" + DATABASE_PREFIX + _in_comment(db) + b"\n" + DEFAULTS_PREFIX
                  # The name exactly (a line break or a leading space cannot stand in a comment line).
                  + json.dumps({"charset": charset, "collation": collation, "database": db}).encode() + b"\n"
-                 + requires_line(needs) + b"\n")
+                 + requires_line(needs, version) + b"\n")
     writer.write(header(int(div_precision)))
     manifest: dict[str, TableManifest] = {}
     sequences = [name for name, kind in all_tables.items() if kind == "SEQUENCE" and name not in skipped.tables]

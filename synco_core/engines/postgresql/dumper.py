@@ -30,6 +30,7 @@ from typing import Any, BinaryIO
 import psycopg
 
 from synco_core import dumpprogress
+from synco_core.dumpheader import requires_line
 from synco_core.engines.postgresql import (
     catalog,
     earlyviews,
@@ -60,7 +61,7 @@ log = logging.getLogger(__name__)
 HEADER = """--
 -- synco PostgreSQL dump
 -- {source}
-{locale}{settings}--
+{locale}{settings}{requires}--
 
 SET statement_timeout = 0;
 SET lock_timeout = 0;
@@ -263,7 +264,11 @@ class PostgresDumper:
         w.sql(HEADER.format(source=f"PostgreSQL {version}, database {database_name}",
                             client_encoding=self.client_encoding,
                             locale=sourcedatabase.read_source(conn).header(),
-                            settings=sourcedatabase.settings_header(sourcedatabase.read_settings(conn))))
+                            settings=sourcedatabase.settings_header(sourcedatabase.read_settings(conn)),
+                            # For a dump file loaded without a meta (db load): the extensions as the catalogue
+                            # lists them now, the ones this dump creates being known only once it has made them.
+                            requires=requires_line(requirements.recorded(conn, requirements.created_extensions(conn)),
+                                                   version).decode()))
         self._extensions_and_schemas(w, conn)
         self._sequences(w, sequences)
         try:
