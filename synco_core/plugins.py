@@ -293,7 +293,10 @@ class SyncoPluginManager:
             return []
         finally:
             if watchdog is not None:
+                # Joined, not only cancelled: its thread ends with the call, so a command stopped right after
+                # leaves none running (a cancelled timer's thread may not have been scheduled yet).
                 watchdog.cancel()
+                watchdog.join()
 
     def trace_hooks(self) -> None:
         """Log every hook call, its arguments and its result at DEBUG level to ``synco_core.hooks``."""

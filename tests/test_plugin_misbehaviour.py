@@ -860,3 +860,26 @@ def test_list_file_sets_answer_without_end_is_refused_without_reading_it_all(
     assert pulled == MAX_FILE_SETS + 1
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
         f"plugin endless answered list_file_sets with more than {MAX_FILE_SETS:,} file sets; ignored"]
+
+
+def test_a_quick_hooks_watchdog_is_gone_when_the_call_returns(tmp_path: Path, plugin_manager: SyncoPluginManager,
+                                                              register_plugin: Callable[[object, str], None],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The slow-hook warning's timer ends with the hook call, not a moment later: a command stopped right after
+    a detection (tests/test_pull_install_stopped.py saw one as "Thread-7" still alive, under load) leaves no
+    thread of it running. A timer slow to wind down once cancelled (as on a loaded machine) shows it."""
+    import threading
+    import time
+
+    import synco_core.plugins
+
+    class SlowToEnd(threading.Timer):
+        def run(self) -> None:
+            super().run()
+            time.sleep(0.3)  # a cancelled timer's thread not scheduled at once
+
+    monkeypatch.setattr(synco_core.plugins.threading, "Timer", SlowToEnd)
+    register_plugin(_plugin(detect_framework=lambda project_dir: None), "quick")
+    detect_candidates(tmp_path, plugin_manager)
+    left = [thread.name for thread in threading.enumerate() if isinstance(thread, SlowToEnd) and thread.is_alive()]
+    assert left == [], "the watchdog's thread outlived the hook call"
