@@ -61,3 +61,29 @@ def test_sigterm_at_any_step_leaves_the_project_as_it_was(scene: Scene, point: s
 @pytest.mark.parametrize("point", ["sqlite:install:replaced", "install:journal:recorded"])
 def test_ctrl_c_or_hangup_after_the_swap_undoes_it_too(scene: Scene, point: str, signum: int) -> None:
     assert_stopped_cleanly(scene, stopped_by(scene, point, signum), signum)
+
+
+def test_a_stop_landing_as_the_database_thread_starts_leaves_no_load_running(
+        scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM raised in the main thread while it starts the database step's thread (the thread already runs):
+    the install's clean-up still ends that load and waits for it. Before, the load was known to the clean-up
+    only once start() returned, so it went on alone, held at the dump's end, after the command had ended."""
+    import threading
+
+    from synco_core.cli.termination import Terminated
+    from synco_core.install import streamed
+    from synco_core.install.run import install_received
+
+    real_start = streamed.EarlyDatabaseInstall.start
+
+    def start_then_stopped(self: streamed.EarlyDatabaseInstall) -> None:
+        real_start(self)
+        raise Terminated(signal.SIGTERM)
+
+    monkeypatch.setattr(streamed.EarlyDatabaseInstall, "start", start_then_stopped)
+    with pytest.raises(Terminated):
+        install_received(scene.received, scene.project, yes=True, echo=lambda line: None)
+    left = [thread.name for thread in threading.enumerate() if thread.name == "synco-install-database"]
+    assert left == [], "the database step's thread outlived the install"
+    assert_as_before(scene)
+    assert not (scene.project / ".synco-install-journal.json").exists()

@@ -225,7 +225,10 @@ def run_install(
             elif step.kind == "database":
                 # Another of the project's databases, installed as the default one is, into its own target.
                 target = for_database_set(framework, step.name)
+                # Known to the clean-up below before its thread starts: a stop landing in start() still finds
+                # the load to end (a thread started a moment before the stop would otherwise load unwaited for).
                 loading = _database_load(step.source, target, force_remote_target, manager, undo, plan.terminate)
+                loading.start()
                 result = loading.wait()
                 if step.name.startswith(NAMED_SET_PREFIX):
                     report.named_databases[step.name] = result
@@ -343,14 +346,13 @@ def _install_database(item: ReceivedSet, framework: Framework, force_remote_targ
 
 def _database_load(item: ReceivedSet, framework: Framework, force_remote_target: bool,
                    manager: SyncoPluginManager, undo: _Undo, terminate: bool) -> EarlyDatabaseInstall:
-    """A database step of ``synco install`` (or of a receive that did not load it early), started in its own
-    thread with nothing to wait for: its ``wait()`` gives the result, ``stop()`` ends it as a stop requires."""
+    """A database step of ``synco install`` (or of a receive that did not load it early), to run in its own
+    thread with nothing to wait for once the caller holds it and calls ``start()``: its ``wait()`` gives the
+    result, ``stop()`` ends it as a stop requires (also when the stop cut ``start()`` short)."""
     from synco_core.install.streamed import EarlyDatabaseInstall
 
-    load = EarlyDatabaseInstall(framework, item, force_remote_target=force_remote_target, manager=manager,
+    return EarlyDatabaseInstall(framework, item, force_remote_target=force_remote_target, manager=manager,
                                 journal=undo.journal, terminate=terminate, warned=True)
-    load.start()
-    return load
 
 
 def _load_database(item: ReceivedSet, framework: Framework, force_remote_target: bool,

@@ -175,8 +175,9 @@ class EarlyDatabaseInstall:
         with self._gate:
             if not self._began:
                 self._cancelled = True
-                return
-        self._thread.join()
+        if self._thread.ident is not None:
+            # Begun or cancelled, a thread that runs is waited for: it ends with the command, never after it.
+            self._thread.join()
 
     def broken_stream(self) -> bool:
         """True when this install read a dump stream that broke off: it failed, and the target is as it was."""
