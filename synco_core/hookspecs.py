@@ -270,11 +270,13 @@ def install_database(database: DatabaseConfig, dump: BinaryIO, options: InstallO
     (``kill -9``) must leave the target whole, the old or the new content, and whatever else it leaves is
     repaired by the next install or rollback (the built-in engines: see *Database engines*, "What a crash
     leaves"). A database that did not exist is created by the swap, not before. Read the dump to its end
-    (a read that returns nothing) before verifying and swapping, with the scratch space made already: the
-    project's install journals the step there (a kill after it is repaired by :func:`rollback_database`,
-    which must then find the scratch space and stop at its repair, or find the swap done and roll it back),
-    and an install that loads its database while the files arrive waits there until they are in. Replace
-    the kept copy of an earlier install only in the swap: until then a failed install leaves it to
+    (a read that returns nothing) before verifying and swapping, with the scratch space made already: an
+    install that loads its database while the files arrive waits there until they are in. Call
+    ``options.before_swap()`` (when set) once the scratch copy is verified, just before the swap changes the
+    target or its kept copy: the project's install journal notes it, and a kill after it is repaired by
+    :func:`rollback_database` (which must then find the scratch space and stop at its repair, or find the
+    swap done and roll it back); a kill before it by :func:`rollback_database` with ``options.repair_only``.
+    Replace the kept copy of an earlier install only in the swap: until then a failed install leaves it to
     ``synco db rollback``.
 
     :param database: the local target; refuse it unless :meth:`DatabaseConfig.is_local` or
@@ -386,7 +388,9 @@ def rollback_database(database: DatabaseConfig, options: InstallOptions) -> Inst
     :param options: confirmation settings (``yes``, ``confirm``) and the local-target guard. Normally what
         the rollback replaces becomes the kept copy, so a second rollback undoes the first; with
         ``options.discard_replaced`` (the undo of an install that failed after its database went in) it is
-        dropped instead, and nothing is left to roll back.
+        dropped instead, and nothing is left to roll back. With ``options.repair_only`` (the recovery of an
+        install killed before its swap began) only finish or undo what an interrupted install or rollback
+        left (a scratch copy), put nothing back, and return.
     :return: an :class:`~synco_core.InstallResult` describing the restored state, or None when not this
         engine. Raise :class:`~synco_core.SyncoError` when there is nothing to roll back, or when the kept
         copy is empty or incomplete (never report success for it). When the last install was interrupted
@@ -399,11 +403,11 @@ def discard_kept_database(database: DatabaseConfig, options: InstallOptions) -> 
     """Drop the previous content an earlier install kept in ``database``'s engine for a rollback.
 
     Not called by the installs of this synco any more: they keep the last install's kept copy until the
-    engine's swap replaces it, and journal a database step only once the engine has read the whole dump
-    (see :func:`install_database`), so a failed install leaves ``synco db rollback`` something to put back.
-    Kept for plugins and tools that call it. First finish or undo what an interrupted install or rollback
-    left (as ``rollback_database`` does), then drop the kept copy; change nothing else. Stops at the first
-    non-None result.
+    engine's swap replaces it, and undo a database step through the engine's rollback only once the engine
+    announced its swap (see :func:`install_database`), so a failed install leaves ``synco db rollback``
+    something to put back. Kept for plugins and tools that call it. First finish or undo what an interrupted
+    install or rollback left (as ``rollback_database`` does), then drop the kept copy; change nothing else.
+    Stops at the first non-None result.
 
     :param database: the local database about to be installed into.
     :param options: the local-target guard settings (``local_hosts``, ``force_remote_target``).

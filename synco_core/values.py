@@ -354,6 +354,14 @@ class InstallOptions:
     #: End the other sessions on the target where the swap needs it to themselves (PostgreSQL); False
     #: (``--no-terminate``): wait for them to leave, a bounded time, then refuse in one line naming them.
     terminate_sessions: bool = True
+    #: ``install_database`` only: called (when set) once the loaded scratch copy is verified, just before the
+    #: swap changes the target or its kept copy. The project's install journal notes there that the step may
+    #: have replaced something: a kill before it leaves the target and the last install's kept copy as they
+    #: were, whatever the engine had loaded or already cleaned up.
+    before_swap: Callable[[], None] | None = None
+    #: ``rollback_database`` only: finish or undo what an interrupted install or rollback left (a scratch
+    #: copy, a swap cut short), and put nothing back: the recovery of an install killed before its swap.
+    repair_only: bool = False
 
 
 @dataclass

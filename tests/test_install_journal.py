@@ -48,8 +48,9 @@ INSTALL_POINTS = [
     "files:install:replaced#2",  # the second set's folder did not exist: nothing kept
     "install:journal:files-done#2",
     # The database goes in last: its swap gives up the last install's kept copy, which no undo brings back.
-    "install:journal:database-started",  # once the engine has read the whole dump: its scratch copy is loaded
+    "install:journal:database-started",  # before the load: the engine's scratch copy is being made
     "sqlite:install:written",
+    "install:journal:database-swapping",  # the scratch copy verified: the engine's swap begins
     "sqlite:install:kept",
     "sqlite:install:replaced",
     "install:journal:database-done",
@@ -263,8 +264,8 @@ def test_install_killed_after_an_earlier_one_never_brings_back_older_content(sce
     assert sqlite_state(scene.database) == scene.original
     assert project_files(scene) == before
     # Older kept copies the killed install had not reached yet may stay; so does the record of the install
-    # they belong to, when the killed one had not begun its database step (its swap replaces that install's
-    # kept copy of the database); nothing else may.
+    # they belong to, when the killed one's engine had not begun its swap (it replaces that install's kept
+    # copy of the database); nothing else may.
     record = [".synco-install.json"] if INSTALL_POINTS.index(point) < INSTALL_POINTS.index(
-        "install:journal:database-started") else []
+        "install:journal:database-swapping") else []
     assert [name for name in leftovers(scene.project) if not name.endswith(".synco-previous")] == record

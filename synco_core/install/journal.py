@@ -14,6 +14,7 @@ kept copy, the last install's kept copy of it moved back beside it), and forgets
 only when a database step may have swapped (its engine's swap replaced that install's kept copy). Every
 undo step is safe to repeat, so a kill during recovery is recovered by the next run. Crash points
 (``SYNCO_DEBUG_KILL_AT``, see :mod:`synco_core.engines.crashpoints`): ``install:journal:database-started``,
+``install:database:failed``, ``install:journal:database-swapping`` (:mod:`synco_core.install.run`),
 ``install:journal:database-done``, ``install:journal:files-started``, ``install:journal:files-done``,
 ``install:journal:recorded`` and, during an undo, ``install:journal:database-undone``,
 ``files:undo:exchanged`` and ``install:journal:files-undone``.
@@ -82,6 +83,12 @@ class JournalStep:
     parked_note: bool = False
     #: Files: both are aside (:func:`park` done): from here on the step's kept name is this install's.
     parked_done: bool = False
+    #: Database: the engine began its swap (:attr:`~synco_core.values.InstallOptions.before_swap`). Until then
+    #: the step is journaled while it loads (held at the dump's end, verifying, cleaning up after a failure):
+    #: the target and the last install's kept copy are as they were, and the undo only has the engine drop what
+    #: it left (its scratch copy), never roll back (which would put that older kept copy in). True when read
+    #: from the journal of a synco that journaled a database step only once its engine had read the whole dump.
+    swap_begun: bool = False
     #: Database, once done: the install created the database (the engine kept no previous content).
     created: bool = False
     #: Database, once done: the engine replaced the content inside the database and kept no copy of what it
@@ -191,7 +198,7 @@ def _step_json(step: JournalStep, project_dir: Path) -> dict[str, Any]:
             "backup": _relative(step.backup, project_dir), "existed": step.existed, "kept": list(step.kept),
             "createdFrom": _relative(step.created_from, project_dir), "created": step.created,
             "inPlace": step.in_place, "parked": _relative(step.parked, project_dir), "parkedNote": step.parked_note,
-            "parkedDone": step.parked_done}
+            "parkedDone": step.parked_done, "swapBegun": step.swap_begun}
 
 
 def _path(value: object, project_dir: Path, journal: Path) -> Path | None:
@@ -229,7 +236,8 @@ def read_journal(project_dir: Path) -> InstallJournal | None:
                                  created=entry.get("created") is True, in_place=entry.get("inPlace") is True,
                                  parked=_path(entry.get("parked", ""), project_dir, file),
                                  parked_note=entry.get("parkedNote") is True,
-                                 parked_done=entry.get("parkedDone") is True))
+                                 parked_done=entry.get("parkedDone") is True,
+                                 swap_begun=entry.get("swapBegun", True) is True))
     return InstallJournal(project_dir, str(data.get("session") or ""), steps)
 
 
@@ -474,17 +482,24 @@ def recover(project_dir: Path, undo_database: Callable[[JournalStep, bool], None
     undo_steps(journal, undo_database)
     journal.close()
     kept = replaced_in_place(journal)
-    replaced = [s.name for s in journal.steps if s.name not in kept]
+    replaced = [s.name for s in journal.steps if s.name not in kept and may_have_replaced(s)]
     line = (f"An install in {project_dir} was interrupted before it finished: put back what it had replaced "
             f"({', '.join(replaced) or ('nothing else' if kept else 'nothing yet')})")
     return line + (f"; {in_place_note(kept)}" if kept else "")
 
 
+def may_have_replaced(step: JournalStep) -> bool:
+    """Whether ``step`` may have changed its target: a folder step once begun, a database step once its engine
+    began the swap (before, it only loaded a scratch copy beside the target)."""
+    return step.kind == "files" or step.swap_begun or step.state not in ("started", "undone")
+
+
 def gave_up_kept(journal: InstallJournal) -> bool:
     """Whether a database step of ``journal`` (not undone yet) may have been swapped in: the engine's swap
     replaces the last install's kept copy, which the undo does not bring back (a step whose engine failed is
-    "undone": the target and its kept copy are as they were)."""
-    return any(step.kind == "database" and step.state != "undone" for step in journal.steps)
+    "undone", one killed before its swap began only loaded: the target and its kept copy are as they were)."""
+    return any(step.kind == "database" and step.state != "undone" and may_have_replaced(step)
+               for step in journal.steps)
 
 
 def forget_given_up(journal: InstallJournal, forget: Callable[[Path], None]) -> None:

@@ -127,8 +127,11 @@ def database_undoer(framework: Framework, manager: SyncoPluginManager) -> Callab
             raise ConfigError(f"cannot put back the database of {step.name}: the local project has none now")
         # A database the install created is dropped: there was none before (known only once the step is
         # done: a step killed before its swap may have left the previous database without a kept copy).
+        # Killed before its swap began, the step changed neither the target nor its kept copy, the last
+        # install's: the engine only drops what it left (a scratch copy); a rollback would put that copy in.
+        repair = step.state == "started" and not step.swap_begun
         options = InstallOptions(yes=True, force_remote_target=True, local_hosts=local_hosts_of(framework),
-                                 discard_replaced=True, drop_created=step.created)
+                                 discard_replaced=True, drop_created=step.created, repair_only=repair)
         try:
             result = rollback_with_engine(target.database, options, manager)
         except SyncoError as exc:
@@ -136,6 +139,9 @@ def database_undoer(framework: Framework, manager: SyncoPluginManager) -> Callab
                 log.debug("%s: %s", step.name, exc)
                 return
             raise
+        if repair:
+            log.debug("%s: the install was stopped before its swap; %s", step.name, result.note or "nothing left")
+            return
         log.info("put the previous content of %s back after the failed install",
                  target.database.url(mask_password=True))
         if result.note:
@@ -305,39 +311,44 @@ def _install_database(item: ReceivedSet, framework: Framework, force_remote_targ
     ``terminate``: see :attr:`InstallOptions.terminate_sessions`; ``at_dump_end``: run when the engine has read
     the whole dump, before it verifies and swaps (the early load waits there for the rest of the install).
 
-    The step is journaled only once the engine has read the dump's end: its scratch copy is loaded by then,
-    and until its swap a kill leaves that copy, which the engine's recovery drops, saying the target is as it
-    was (a rollback stops there). So the last install's kept copy stays until the swap itself replaces it:
-    an install that fails before its swap leaves it to ``synco db rollback``, as it leaves the record. Run
-    in a thread of its own (:class:`~synco_core.install.streamed.EarlyDatabaseInstall`): a stop (Ctrl-C,
-    SIGTERM) lands in the main thread, never between the engine's swap and the step's "done".
+    The step is journaled before the load starts, so that a kill while it loads (or waits at the dump's end)
+    has the recovery drop the engine's scratch copy too: left there, it made the next ``synco db rollback``
+    stop at dropping it and put the folders back alone. The engine notes the start of its swap
+    (``before_swap``): until then the target and the last install's kept copy are as they were, so an undo
+    only has the engine drop what it left (never a rollback, which would put that older kept copy in, as
+    after a kill between a failed verification's clean-up and the step's "undone"). So the last install's
+    kept copy stays until the swap itself replaces it: an install that fails before its swap leaves it to
+    ``synco db rollback``, as it leaves the record. Run in a thread of its own
+    (:class:`~synco_core.install.streamed.EarlyDatabaseInstall`): a stop (Ctrl-C, SIGTERM) lands in the main
+    thread, never between the engine's swap and the step's "done".
     """
     assert framework.database is not None
     if journal is None:
         return _load_database(item, framework, force_remote_target, local_hosts, manager, stream, terminate)
     step = JournalStep("database", item.name)
-    begun: list[JournalStep] = []
 
-    def read_whole() -> None:
-        if at_dump_end is not None:
-            at_dump_end()
-        begun.append(journal.begin(step))
+    def swapping() -> None:
+        step.swap_begun = True
+        journal.update()
+        crashpoints.reached("install:journal:database-swapping")
 
     source = item.path.open("rb") if stream is None else stream
     try:
+        journal.begin(step)
         result = _load_database(item, framework, force_remote_target, local_hosts, manager,
-                                at_end(source, read_whole), terminate)
+                                source if at_dump_end is None else at_end(source, at_dump_end), terminate,
+                                before_swap=swapping)
     except BaseException:
-        if begun:
+        if any(begun is step for begun in journal.steps):
             # An engine that fails leaves the database as it was: there is nothing of this step to undo (an
             # undo would put the last install's kept copy in).
+            crashpoints.reached("install:database:failed")
             journal.mark(step, "undone")
         raise
     finally:
         source.close()  # Also when the engine was never reached (a plugin's value rewriter failed first).
-    if not begun:
-        # An engine that swapped without reading the dump to its end: journaled now, so an undo rolls it back.
-        journal.begin(step)
+    # An engine that does not announce its swap: it is done now.
+    step.swap_begun = True
     step.created = result.backup is None and not result.replaced_in_place
     step.in_place = result.replaced_in_place
     journal.mark(step, "done")
@@ -357,7 +368,8 @@ def _database_load(item: ReceivedSet, framework: Framework, force_remote_target:
 
 def _load_database(item: ReceivedSet, framework: Framework, force_remote_target: bool,
                    local_hosts: tuple[str, ...], manager: SyncoPluginManager,
-                   stream: BinaryIO | None = None, terminate: bool = True) -> InstallResult:
+                   stream: BinaryIO | None = None, terminate: bool = True,
+                   before_swap: Callable[[], None] | None = None) -> InstallResult:
     assert framework.database is not None
     # Asked while the local database still holds its previous content (a plugin may read its URL there).
     rewriter = install_rewriter(framework, item.source_settings, manager)
@@ -369,6 +381,7 @@ def _load_database(item: ReceivedSet, framework: Framework, force_remote_target:
         local_hosts=local_hosts,
         rewriter=rewriter,
         terminate_sessions=terminate,
+        before_swap=before_swap,
     )
     with item.path.open("rb") if stream is None else stream as dump:
         result = install_with_engine(framework.database, dump, options, manager)

@@ -362,8 +362,9 @@ class ReceiveInstall:
 
     def set_arrived(self, folder: Path, entry: dict[str, Any]) -> None:
         if self.database is not None and self.database.broken_stream():
-            # The stream broke off but the dump then arrived whole by download: install that instead.
-            self.database = None
+            # The stream broke off but the dump then arrived whole by download: install that instead (the broken
+            # load's journal, its step undone, closed first).
+            self.abandon()
         if not self.early_database or self.database is not None or entry.get("kind") != "database":
             return
         if str(entry.get("name") or "").startswith(NAMED_SET_PREFIX):

@@ -196,6 +196,8 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions,
             # The swap keeps the replaced content exactly when there was a target: known before, so that
             # nothing needs asking the server once the swap has committed.
             replaced = swap.exists(admin, names.target)
+            if options.before_swap is not None:
+                options.before_swap()
             tables = swap.install(admin, names, enabled)
             log.debug("swapped the new tables into %s in %.2fs", names.target, time.monotonic() - started)
         except BaseException as exc:
@@ -346,12 +348,12 @@ def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult
     admin = connect(database, use_database=False)
     try:
         names, recovered = _locked_and_recovered(admin, database)
-        if recovered is not None:
+        if recovered is not None or options.repair_only:
             # The database is as it was before the interrupted command: that is what rolling back means now.
             tables = len(swap.content(admin, names.target).tables) if swap.exists(admin, names.target) else 0
             backup = names.backup if swap.exists(admin, names.backup) else None
             return InstallResult(engine="mysql", database=names.target, tables=tables, backup=backup,
-                                 note=recovered[0].upper() + recovered[1:])
+                                 note=recovered[0].upper() + recovered[1:] if recovered else "")
         if options.drop_created and not swap.exists(admin, names.backup):
             # The install created the database: nothing was there before it.
             swap.execute(admin, f"DROP DATABASE IF EXISTS {quote_name(names.target)}")

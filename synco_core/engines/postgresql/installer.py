@@ -554,6 +554,8 @@ def install(database: DatabaseConfig, dump: BinaryIO, options: InstallOptions) -
                                   dropped) from exc
             raise
         crashpoints.reached("postgresql:install:loaded")
+        if options.before_swap is not None:
+            options.before_swap()
         try:
             renames = []
             if not target_exists:
@@ -624,6 +626,8 @@ def _install_in_place(database: DatabaseConfig, dump: BinaryIO, options: Install
         verify(conn, options.manifest, stats)
         tables = _count_loaded(conn, stats)
         crashpoints.reached("postgresql:install:in-place-loaded")
+        if options.before_swap is not None:
+            options.before_swap()
         conn.execute("COMMIT")
     except psycopg.Error as exc:
         raise DatabaseError(f"loading into {where(database)} failed (its content is as it was): "
@@ -725,11 +729,11 @@ def rollback(database: DatabaseConfig, options: InstallOptions) -> InstallResult
         mode = rights.require(admin, database)
         try:
             recovered = _recover(admin, database)
-            if recovered is not None:
+            if recovered is not None or options.repair_only:
                 # The target is as it was before the interrupted install: that is what rolling back means now.
                 return InstallResult(engine="postgresql", database=database.name, tables=_count_tables(admin, database),
                                      backup=previous if _exists(admin, previous) else None,
-                                     note=recovered[0].upper() + recovered[1:])
+                                     note=recovered[0].upper() + recovered[1:] if recovered else "")
             if mode == rights.IN_PLACE and not _exists(admin, previous):
                 # Such a role could not have created the database, and its installs keep no copy.
                 raise SyncoError(f"nothing to roll back: the role may not create databases, so installs replace "

@@ -477,6 +477,8 @@ def _install(target: Path, dump: BinaryIO, options: InstallOptions) -> InstallRe
         try:
             tables, rows, rewritten = _write_new(temp, dump, options)
             crashpoints.reached("sqlite:install:written")
+            if options.before_swap is not None:
+                options.before_swap()
             # A running application keeps the file it opened: the install cannot make it open the new one.
             # Looked at before this process opens the target: the look closes a descriptor of the -shm file,
             # which would drop the locks of this process's own connection to it.
@@ -582,11 +584,11 @@ def rollback_database(database: DatabaseConfig, options: InstallOptions) -> Inst
     _, previous, _, side = _side_files(target)
     with _folder_lock(target) if target.parent.is_dir() else contextlib.nullcontext():
         recovered = _recover(target)
-        if recovered is not None:
+        if recovered is not None or options.repair_only:
             tables = _count_tables(target)
             return InstallResult(engine=ENGINE, database=str(target), tables=tables,
                                  backup=str(previous) if previous.exists() else None,
-                                 note=recovered[0].upper() + recovered[1:])
+                                 note=recovered[0].upper() + recovered[1:] if recovered else "")
         if options.drop_created and not os.path.lexists(previous):
             # The install created the file: nothing was there before it.
             _confirm(database, target, options, "roll back")
