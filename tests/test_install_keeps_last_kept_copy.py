@@ -147,7 +147,8 @@ def test_a_failure_after_the_early_load_keeps_the_last_install(installed_once: C
         installer.close()
     assert scene.server.content(scene.target) == edited, "the local database is as it was"
     assert (scene.project / STATE_FILE).read_bytes() == record, "the last install's record stays"
-    assert whole_tree(scene) == tree, "the project's folders and their kept copies are as they were"
+    assert {name: kind for name, kind in whole_tree(scene).items() if name != ".synco-install.lock"} == tree, \
+        "the project's folders and their kept copies are as they were"
     assert not (scene.project / ".synco-install-journal.json").exists()
     rolled = rollback(scene)
     assert rolled.returncode == 0, rolled.stderr
@@ -218,3 +219,45 @@ def test_receive_install_that_does_not_arrive_whole_keeps_the_last_install(
     assert receive_rows(local / "local.sqlite") == [(1, "local 1"), (2, "local 2")]
     after = local_state(local)
     assert {name: digest for name, digest in after.items() if name in before_first} == before_first
+
+
+def _refused_by_max_delete(scene: Scene) -> ReceiveInstall:
+    (scene.project / "public" / "media" / "gone.txt").write_text("the install takes it out: one file")
+    return ReceiveInstall(scene.project, yes=True, max_delete=0)
+
+
+def _refused_as_emptying(scene: Scene) -> ReceiveInstall:
+    for entry in (scene.received / "private").iterdir():
+        entry.unlink()  # a set received with no file: the install refuses to empty var/storage
+    return ReceiveInstall(scene.project, yes=True)
+
+
+@pytest.mark.parametrize("engine", ALL_ENGINES)
+@pytest.mark.parametrize("refusal", [_refused_by_max_delete, _refused_as_emptying], ids=["max-delete", "emptying"])
+def test_the_install_checks_refusing_after_the_early_load_leave_everything(
+        installed_once: Callable[[str], Scene], engine: str, refusal: Callable[[Scene], ReceiveInstall]) -> None:
+    """--max-delete's count and the refusal to empty a folder come once the files are in: the database still
+    loads early (it waits at the dump's end, unswapped), and their refusal leaves the database, the folders,
+    the kept copies and the record as they were; `db rollback` then undoes the last install."""
+    scene = installed_once(engine)
+    edited = scene.server.content(scene.target)
+    record = (scene.project / STATE_FILE).read_bytes()
+    installer = refusal(scene)
+    tree = {name: kind for name, kind in whole_tree(scene).items() if name != ".synco-install.lock"}
+    try:
+        installer.set_arrived(scene.received, {"name": "dbDump", "kind": "database", "path": "dbDump.sql",
+                                               "engine": engine, "format": "sql"})
+        assert installer.database is not None, "the database loads early"
+        with pytest.raises(SyncoError, match=r"--max-delete|would empty|no file"):
+            finish(installer, scene)
+        installer.abandon()
+    finally:
+        installer.close()
+    assert scene.server.content(scene.target) == edited, "the local database is as it was"
+    assert (scene.project / STATE_FILE).read_bytes() == record, "the last install's record stays"
+    assert {name: kind for name, kind in whole_tree(scene).items() if name != ".synco-install.lock"} == tree, \
+        "the project's folders and their kept copies are as they were"
+    assert not (scene.project / ".synco-install-journal.json").exists()
+    rolled = rollback(scene)
+    assert rolled.returncode == 0, rolled.stderr
+    assert scene.server.content(scene.target) == {"parent": [(1, "alpha"), (2, "beta")]}

@@ -214,7 +214,6 @@ class Installing:
         if self.installer is not None:
             wanted = [s for s in meta.file_sets if not self.only or s.name in self.only]
             self.installer.check_databases([s.name for s in wanted])
-            self.installer.hold_for_empty_sets(wanted)
             if not sets_chosen_later:
                 self._check_chosen(wanted)
 
@@ -269,7 +268,6 @@ class Installing:
                 if file_set.dump is not None:
                     check_engine(self.installer.framework, file_set.name, file_set.dump.engine)
             self._check_requirements(wanted)
-            self.installer.hold_for_empty_sets(wanted)
 
     def start_streamed(self, stream: StreamedDump) -> None:
         if self.installer is not None:

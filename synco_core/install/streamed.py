@@ -295,10 +295,10 @@ class ReceiveInstall:
             raise
         if recovered is not None:
             log.warning("%s", recovered)
-        # --max-delete's count is known only once the files are in, and its refusal must find the project as it
-        # was: the database loads at the end, with the rest, once the count allowed the install (an early load
-        # would only wait at the dump's end, unswapped, to be thrown away by the refusal).
-        self.early_database = yes and max_delete is None
+        # Also under --max-delete, whose count is known only once the files are in: the early load waits at the
+        # dump's end, unswapped, until the install's checks have passed, so their refusal throws the load away
+        # and finds the project (database, kept copies, record) as it was.
+        self.early_database = yes
         self.database: EarlyDatabaseInstall | None = None
         # The last install's record: the kept copies it names that this install leaves as they are are named
         # again in the new one.
@@ -323,15 +323,6 @@ class ReceiveInstall:
             except SyncoError as exc:
                 raise type(exc)(f"database {name!r} ({set_name}) cannot be installed into: {exc}") from exc
             self.checked.add(set_name)
-
-    def hold_for_empty_sets(self, file_sets: list[WireFileSet]) -> None:
-        """No early database load when the session lists a files set with no file: the install may then refuse
-        once the files are in (it would empty a project folder, :func:`~.plan.emptying_refusal`), which would
-        throw the load away (it waits at the dump's end, unswapped: the project stays as it was either way)."""
-        if any(info is not None and info.file_count == 0 for s in file_sets for info in (s.public, s.private)):
-            if self.early_database:
-                log.debug("a files set is listed empty: the database loads at the end, after the install's checks")
-            self.early_database = False
 
     def check_file_sets(self, file_sets: list[WireFileSet]) -> None:
         """Every files set of ``file_sets`` has a place in the local project (the one-line error of the install
