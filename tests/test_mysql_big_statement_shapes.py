@@ -154,8 +154,9 @@ def test_one_longer_than_the_servers_packet_is_cut_between_its_rows_as_it_is_rea
     takes it."""
     # Every row fits the packet (the last one's value is 4 MB, 8 MB in hex).
     # How many INSERTs of 16 MB wait for a worker at the peak (a few, whatever the statement's size) moves the
-    # peak by one or two of them between the runs.
-    _flat_and_as_the_client(shape, small_packets, server, tmp_path, lambda size: 4_000_000, 0.3)
+    # peak by one or two of them between the runs: two are 0.32 bytes a byte over the 100 MB between the sizes
+    # (seen in CI), so up to three pass; held whole, it grew 2.8.
+    _flat_and_as_the_client(shape, small_packets, server, tmp_path, lambda size: 4_000_000, 0.5)
 
 
 def _flat_and_as_the_client(shape: str, server: DatabaseConfig, client_server: DatabaseConfig, tmp_path: Path,

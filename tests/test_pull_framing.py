@@ -205,7 +205,7 @@ def _read(client: ChannelClient, space: str, path: str, offset: int = 0, compres
 def test_handshake_reports_server(pair: Pair) -> None:
     assert pair.client.hello is not None
     assert (pair.client.hello.version, pair.client.hello.capabilities) == (
-        "test", {"age": True, "get_batch": True, "stream_database": False})
+        "test", {"age": True, "get_batch": True, "stream_database": False, "requirements": False})
     assert pair.client.batches
     # This server has no build handler, so there is no dump to stream.
     assert not pair.client.streams_database

@@ -216,9 +216,11 @@ def run_install(
 
         def order(step: InstallStep) -> int:
             if step.kind == "database":
-                # The databases go in last (the one loading in the background, waited for, very last): their
-                # swap gives up the last install's kept copy, which no undo brings back.
-                return 2 if loads_early(step) else 1
+                # The databases go in last: their swap gives up the last install's kept copy, which no undo
+                # brings back. The one loaded early first of them: held at its dump's end, it keeps what its
+                # engine locks (SQLite: the target's folder, which a named database may share), so a database
+                # step before it would wait for that lock until it gave up.
+                return 1 if loads_early(step) else 2
             if database_file is not None and database_file.is_relative_to(step.target):
                 return 3
             return 0
