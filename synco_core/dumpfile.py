@@ -138,7 +138,7 @@ class _ZstdFrames:
         return buffered[:size]
 
 
-class _Prefixed(_Reader):
+class Prefixed(_Reader):
     """A stream whose first bytes were read already to tell its kind: they come first, then the rest.
 
     Standard input cannot be sought back to its start, so what was read to sniff it is handed out again.
@@ -220,7 +220,7 @@ def _opened(raw: BinaryIO, name: str, promised: str | None) -> Iterator[OpenedDu
         raise ConfigError(f"cannot load {name}: it is still encrypted (age); decrypt it first (synco decrypt)")
     if kind in _REFUSED:
         raise ConfigError(f"cannot load {name}: it is {kind}; {_REFUSED[kind]}")
-    stream = cast(BinaryIO, _Prefixed(head, raw))
+    stream = cast(BinaryIO, Prefixed(head, raw))
     if kind == ZSTD:
         yield OpenedDump(cast(BinaryIO, _ReadErrors(cast(BinaryIO, _ZstdFrames(stream)), name, kind)), "sql")
     elif kind == GZIP:

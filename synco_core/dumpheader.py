@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 from typing import BinaryIO, cast
 
+from synco_core import hostilejson
+from synco_core.dumpfile import Prefixed
 from synco_core.errors import ConfigError
 from synco_core.values import DumpRequirements
 from synco_core.wire import WireFormatError, requirements_from_json, requirements_to_json
@@ -37,32 +39,12 @@ def requires_line(requires: DumpRequirements, server_version: str = "") -> bytes
     return REQUIRES_PREFIX + json.dumps(recorded, ensure_ascii=True, separators=(",", ":")).encode() + b"\n"
 
 
-class _Replayed:
-    """``head`` again, then the rest of ``stream``: the dump as it was before its header was read."""
-
-    def __init__(self, head: bytes, stream: BinaryIO) -> None:
-        self._head = head
-        self._stream = stream
-
-    def read(self, size: int = -1) -> bytes:
-        if self._head:
-            if size < 0:
-                data, self._head = self._head + self._stream.read(), b""
-                return data
-            data, self._head = self._head[:size], self._head[size:]
-            return data
-        return self._stream.read(size)
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def readable(self) -> bool:
-        return True
+class _Replayed(Prefixed):
+    """``head`` again, then the rest of ``stream``: the dump as it was before its header was read; anything else
+    (``close``, ``name``) is the stream's."""
 
     def __getattr__(self, name: str) -> object:
-        return getattr(self._stream, name)
+        return getattr(self._rest, name)
 
 
 def _requires_in(head: bytes) -> tuple[bytes | None, bool]:
@@ -92,7 +74,8 @@ def read_requires(stream: BinaryIO, where: str) -> tuple[DumpRequirements | None
     if found is None:
         return None, replayed
     try:
-        data = json.loads(found)
+        # A dump is anyone's text: nested a thousand deep, json.loads raises RecursionError, no ValueError.
+        data = hostilejson.loads(found)
         if not isinstance(data, dict):
             raise WireFormatError(f"malformed {where}: not a JSON object")
         return requirements_from_json(data, where), replayed

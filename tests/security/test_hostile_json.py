@@ -52,3 +52,28 @@ def test_an_index_entry_no_parser_reads_fails_its_set_in_one_line(
     assert "malformed public files index: not JSON" in result.output, result.output
     assert "Traceback" not in result.output and "RecursionError" not in result.output
     assert not (tmp_path / "target" / "public" / "a.txt").exists()
+
+
+@pytest.mark.parametrize("value", [DEEP, '{"serverVersion": ' + LONG + "}"], ids=["deep", "long-number"])
+def test_a_dump_header_no_parser_reads_is_malformed_in_one_line(value: str, tmp_path: Path) -> None:
+    # db load reads a dump's `-- synco-requires:` line before any change; a dump is anyone's text.
+    import sqlite3
+
+    from click.testing import CliRunner
+
+    from synco_core.cli.main import cli
+    from synco_core.dumpheader import REQUIRES_PREFIX
+
+    database = tmp_path / "app.db"
+    with sqlite3.connect(database) as conn:
+        conn.execute("CREATE TABLE kept (id INTEGER)")
+    before = database.read_bytes()
+    dump = tmp_path / "dump.sql"
+    dump.write_bytes(REQUIRES_PREFIX + value.encode() + b"\nCREATE TABLE t (id INTEGER);\n")
+    result = CliRunner().invoke(cli, ["db", "load", f"sqlite:///{database}", str(dump), "--yes"])
+    assert result.exit_code == 1, result.output
+    lines = error_lines(result.output)
+    assert len(lines) == 1 and lines[0].startswith("Error: malformed -- synco-requires line of the dump "), lines
+    assert ("nested too deeply" if value == DEEP else "a number too long to read") in lines[0]
+    assert "Traceback" not in result.output and "RecursionError" not in result.output
+    assert database.read_bytes() == before
