@@ -196,3 +196,48 @@ def test_whatever_the_limit_on_memory_the_remote_side_names_it_or_is_not_held_by
                 unheld = 0
                 seen.append(f"{limit >> 10} KiB: {said}")
                 assert "ulimit -v" in said, "\n".join(seen)
+
+
+_STARTING_FAILS = '''\
+import os, resource
+# Near the limit, or far from it, as the case asks: VmSize now plus the room the test gives.
+with open("/proc/self/status") as status:
+    size = [int(line.split()[1]) << 10 for line in status if line.startswith("VmSize:")][0]
+if {room} is not None:
+    resource.setrlimit(resource.RLIMIT_AS, (size + {room}, resource.RLIM_INFINITY))
+raise {error}
+'''
+
+
+@pytest.mark.parametrize(("room", "error", "named"), [
+    (1 << 20, "SystemError('error return without exception set')", True),
+    (1 << 20, "ImportError(\"cannot import name 'sha512' from 'hashlib'\")", True),
+    (1 << 20, "MemoryError()", True),
+    (64 << 20, "SystemError('error return without exception set')", False),
+    (None, "ImportError(\"cannot import name 'sha512' from 'hashlib'\")", False),
+], ids=["systemerror-near", "importerror-near", "memoryerror-near", "far-from-the-limit", "no-limit"])
+def test_the_zipapp_names_the_limit_when_python_runs_out_before_synco_can(tmp_path: Path, room: int | None,
+                                                                          error: str, named: bool) -> None:
+    # Below ~32 MiB of ulimit -v the remote python fails while it imports synco, before synco's error handling
+    # exists, in words that are not MemoryError ("SystemError: error return without exception set", hashlib's
+    # "cannot import name 'sha512'"): the laptop showed them as they were (seen in CI at 19 and 20 MiB, by
+    # chance of the memory layout). The archive's __main__ names the limit when the peak came near it, and
+    # leaves any other failure as it is.
+    from synco_core.pull.zipapp import MAIN
+
+    app = tmp_path / "app"
+    (app / "synco_core" / "pull").mkdir(parents=True)
+    (app / "__main__.py").write_text(MAIN)
+    (app / "synco_core" / "__init__.py").write_text("")
+    (app / "synco_core" / "pull" / "__init__.py").write_text("")
+    (app / "synco_core" / "pull" / "fallback.py").write_text(_STARTING_FAILS.format(room=room, error=error))
+    result = subprocess.run([sys.executable, "-I", str(app)], capture_output=True, text=True, timeout=60)
+    last = result.stderr.strip().splitlines()[-1]
+    assert result.returncode == 1
+    if named:
+        assert last.startswith("Error: out of memory while python started synco: this account's limit on a "
+                               "process's memory ("), last
+        assert "MiB, ulimit -v) is reached" in last, last
+    else:
+        assert last.startswith(error.split("(")[0] + ": "), last
+        assert "ulimit" not in result.stderr

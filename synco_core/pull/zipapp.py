@@ -36,6 +36,7 @@ from typing import BinaryIO
 
 from synco_core.errors import ConfigError
 from synco_core.fsutil import create_owned_temp, remove_temps_of_dead_processes, user_cache_dir
+from synco_core.limits import NEAR_MEMORY_LIMIT
 from synco_core.tempfolder import temp_root
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ _REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 MAIN = f'''\
 """Entry point of the synco zipapp uploaded by ``synco pull`` (kept simple so old Pythons can report)."""
+import os
 import sys
 
 if sys.version_info < {MIN_PYTHON!r}:
@@ -64,11 +66,55 @@ if sys.version_info < {MIN_PYTHON!r}:
                      % sys.version_info[:2])
     sys.exit({EXIT_OLD_PYTHON})
 
-from synco_core.pull.fallback import install_standins
 
-install_standins()
+#: Written as it is when even formatting the line runs out of memory (a constant costs nothing to write).
+_OUT_OF_MEMORY = (b"Error: out of memory while python started synco: this account's limit on a process's memory "
+                  b"(ulimit -v) is reached, or the host's memory\\n")
 
-from synco_core.cli.main import main
+
+def _out_of_memory_starting(exc):
+    # Below ~32 MiB of ulimit -v the interpreter runs out while it imports synco, before synco's own error
+    # handling exists, and says so in words of its own ("SystemError: error return without exception set",
+    # an ImportError of a module hashlib or the loader could not load), or its traceback is cut short: builtins
+    # only here, and a constant line to fall back on.
+    try:
+        with open("/proc/self/limits") as limits:
+            soft = [line.split()[3] for line in limits if line.startswith("Max address space")][0]
+        with open("/proc/self/status") as status:
+            peak = [int(line.split()[1]) << 10 for line in status if line.startswith("VmPeak:")][0]
+    except (OSError, LookupError, ValueError) as failed:
+        if getattr(failed, "errno", None) != 12:
+            return  # no /proc to tell: the traceback as it is
+        soft, peak = "0", 0  # ENOMEM: too little left even to read them
+    except BaseException:
+        soft, peak = "0", 0
+    try:
+        if soft != "0" and not (soft.isdigit() and peak + {NEAR_MEMORY_LIMIT} >= int(soft)):
+            return
+        line = _OUT_OF_MEMORY
+        if soft != "0":
+            line = line.replace(b"(ulimit -v)", b"(%d MiB, ulimit -v)" % (int(soft) >> 20))
+    except BaseException:
+        line = _OUT_OF_MEMORY
+    try:
+        sys.stderr.flush()
+    except BaseException:
+        pass
+    try:
+        os.write(2, line)
+    finally:
+        os._exit(1)
+
+
+try:
+    from synco_core.pull.fallback import install_standins
+
+    install_standins()
+
+    from synco_core.cli.main import main
+except Exception as exc:
+    _out_of_memory_starting(exc)
+    raise
 
 sys.argv[0] = "synco"
 main()
