@@ -87,14 +87,20 @@ def test_only_folders_whose_owner_died_are_removed(tmp_path: Path) -> None:
 def test_a_child_that_inherited_the_lock_keeps_the_folder(tmp_path: Path) -> None:
     """A dumper the owner forked may still write into the folder after the owner itself was killed."""
     folder = make_scratch_folder(str(tmp_path))
+    # The child lives until the parent has looked (it reads to the end of a pipe the parent closes then),
+    # however late a loaded machine lets the parent look: a fixed sleep let the child go first.
+    go_read, go_write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child keeps the lock's descriptor, as a forked worker does
-        time.sleep(1.5)
+        os.close(go_write)
+        os.read(go_read, 1)
         os._exit(0)
+    os.close(go_read)
     try:
         _let_go(folder)  # the owner is gone
         assert remove_dead_scratch(str(tmp_path)) == []
     finally:
+        os.close(go_write)
         os.waitpid(pid, 0)
     assert remove_dead_scratch(str(tmp_path)) == [folder.path]
 
