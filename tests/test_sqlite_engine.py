@@ -88,21 +88,31 @@ def test_manifest_is_verified_on_install(tmp_path: Path, plugin_manager: object)
                             InstallOptions(format="sqlite", yes=True, manifest=wrong))
 
 
+#: Writes until its standard input is closed (not for a fixed time: a loaded machine may start it late or
+#: run the dumps slowly), saying "writing" once its first transaction is in.
 WRITER = """
-import sqlite3, sys, time
+import os, sqlite3, sys, threading
 conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
 conn.execute("PRAGMA journal_mode = WAL")
+stop = threading.Event()
+threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
 i = 0
-deadline = time.time() + float(sys.argv[2])
-while time.time() < deadline:
+while not stop.is_set():
     # Two rows per transaction: a consistent snapshot always holds an even number, and matching sums.
     conn.execute("BEGIN IMMEDIATE")
     conn.execute("INSERT INTO ledger (amount, note) VALUES (?, randomblob(200))", (i,))
     conn.execute("INSERT INTO ledger (amount, note) VALUES (?, randomblob(200))", (-i,))
     conn.execute("COMMIT")
     i += 1
+    if i == 1:
+        print("writing", flush=True)
 print(i)
 """
+
+
+def _rows(path: Path) -> int:
+    with contextlib.closing(sqlite3.connect(path, timeout=30)) as conn:
+        return int(conn.execute("SELECT count(*) FROM ledger").fetchone()[0])
 
 
 def test_dump_while_another_process_writes_is_consistent(tmp_path: Path, plugin_manager: object) -> None:
@@ -112,9 +122,11 @@ def test_dump_while_another_process_writes_is_consistent(tmp_path: Path, plugin_
         conn.execute("CREATE TABLE ledger (id INTEGER PRIMARY KEY, amount INTEGER NOT NULL, note BLOB)")
         conn.executemany("INSERT INTO ledger (amount, note) VALUES (?, zeroblob(500))", [(1,), (-1,)] * 2000)
         conn.commit()
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(source), "4"], stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(source)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    assert writer.stdin is not None and writer.stdout is not None
     try:
-        time.sleep(0.3)
+        assert writer.stdout.readline() == "writing\n"
         counts = []
         for attempt in range(5):
             dump = tmp_path / f"snapshot{attempt}.sqlite"
@@ -126,12 +138,17 @@ def test_dump_while_another_process_writes_is_consistent(tmp_path: Path, plugin_
             assert count % 2 == 0 and total == 0
             assert result.tables["ledger"].rows == count
             counts.append(count)
-            time.sleep(0.2)
+            # The next dump starts once the writer has committed past this snapshot (however slowly a
+            # loaded machine runs it), so each snapshot must be a newer one.
+            deadline = time.monotonic() + 60
+            while _rows(source) <= count:
+                assert writer.poll() is None and time.monotonic() < deadline, "the writer stopped writing"
+                time.sleep(0.01)
     finally:
-        written = int(writer.communicate(timeout=30)[0])
+        written = int(writer.communicate("", timeout=60)[0].split()[-1])
     assert written > 0
-    # The writer kept going between the dumps, so later snapshots hold more rows.
-    assert counts[-1] > counts[0]
+    # The writer kept going between the dumps: each snapshot holds more rows than the one before.
+    assert counts == sorted(set(counts)), counts
 
 
 def test_install_and_rollback_swap_files(tmp_path: Path, plugin_manager: object) -> None:
