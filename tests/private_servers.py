@@ -11,23 +11,14 @@ from __future__ import annotations
 import contextlib
 import getpass
 import os
-import socket
 import subprocess
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from synco_core.testing.services import require_tool, unavailable
+from synco_core.testing.services import free_port, listens, require_tool, unavailable
 from synco_core.values import DatabaseConfig
-
-
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
 
 #: Options mariadb-install-db must be given too: the data directory is made for them.
 _INSTALL_TIME = ("--lower-case-table-names", "--innodb-page-size", "--character-set-server", "--collation-server")
@@ -84,8 +75,13 @@ def _answers(server: subprocess.Popen[bytes], port: int) -> bool:
 
     for _ in range(600):
         try:
-            pymysql.connect(host="127.0.0.1", port=port, user="root").close()
-            return True
+            # Its own listener, not another private server's that took the port first.
+            if listens(server.pid, port):
+                pymysql.connect(host="127.0.0.1", port=port, user="root").close()
+                return True
+            if server.poll() is not None:
+                return False
+            threading.Event().wait(0.1)
         except pymysql.err.OperationalError:
             if server.poll() is not None:
                 return False
@@ -217,13 +213,19 @@ def postgresql_standby(primary: DatabaseConfig, settings: Sequence[str] = ()) ->
                                  "-c", "fast"], capture_output=True, check=False)
         if copied.returncode != 0:
             unavailable(f"pg_basebackup failed: {copied.stderr.decode(errors='replace')[-300:]}")
-        port = free_port()
-        options = " ".join([f"-p {port}", f"-k {home}", "-c listen_addresses=127.0.0.1", "-c hot_standby=on",
-                            *(f"-c {setting}" for setting in settings)])
-        started = subprocess.run([*prefix, str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
-                                  "-w", "start"], capture_output=True, check=False)
-        if started.returncode != 0:
-            unavailable(f"the private standby did not start: {log.read_text(errors='replace')[-300:]}")
+        for _ in range(3):
+            # A port found free may be taken by another test's server before this one binds it: then another.
+            port = free_port()
+            options = " ".join([f"-p {port}", f"-k {home}", "-c listen_addresses=127.0.0.1", "-c hot_standby=on",
+                                *(f"-c {setting}" for setting in settings)])
+            started = subprocess.run([*prefix, str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log), "-o",
+                                      options, "-w", "start"], capture_output=True, check=False)
+            if started.returncode == 0:
+                break
+            if "already in use" not in log.read_text(errors="replace"):
+                unavailable(f"the private standby did not start: {log.read_text(errors='replace')[-300:]}")
+        else:
+            unavailable(f"the private standby found no free port: {log.read_text(errors='replace')[-300:]}")
         try:
             psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres").close()
             yield DatabaseConfig(engine="postgresql", name="", user="postgres", host="127.0.0.1", port=port)

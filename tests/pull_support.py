@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from synco_core.testing.services import require_tool, unavailable
+from synco_core.testing.services import free_port, listens, require_tool, unavailable
 
 SHIMS = Path(__file__).parent / "shims"
 
@@ -158,12 +157,6 @@ def row_count(database: Path) -> int:
         connection.close()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Sshd:
     """A running sshd on 127.0.0.1 and the client settings to reach it."""
@@ -190,6 +183,26 @@ class Sshd:
         return env
 
 
+def wait_listening(process: subprocess.Popen[bytes], port: int, name: str) -> str | None:
+    """None once ``process`` listens on ``port``, else what it said before it ended."""
+    # The bound only catches a hang: a loaded machine may take seconds to start a server.
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            output = process.stdout.read().decode() if process.stdout else ""
+            if process.stdout is not None:
+                process.stdout.close()
+            return output.strip() or f"it ended with status {process.returncode}"
+        # Its own listener, not another server's that took the port first.
+        if listens(process.pid, port):
+            return None
+        if time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            raise RuntimeError(f"{name} did not start listening within 30 s")
+        time.sleep(0.05)
+
+
 @contextlib.contextmanager
 def run_sshd(base: Path, plugin_dir: Path, wrapper: Sequence[str] = (), listen: str = "127.0.0.1",
              settings: str = "") -> Iterator[Sshd]:
@@ -208,33 +221,32 @@ def run_sshd(base: Path, plugin_dir: Path, wrapper: Sequence[str] = (), listen: 
     os.chmod(base / "authorized_keys", 0o600)
     remote_tmp = base / "remote-tmp"
     remote_tmp.mkdir()
-    port = free_port()
     user = os.environ.get("USER") or subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
     config = base / "sshd_config"
     # PATH: the remote login sees the interpreter that runs the tests first (its synco, when installed).
     remote_path = f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin"
-    config.write_text(
-        f"Port {port}\nListenAddress {listen}\nHostKey {host_key}\nPidFile {base / 'sshd.pid'}\n"
-        f"AuthorizedKeysFile {base / 'authorized_keys'}\nStrictModes no\nPasswordAuthentication no\n"
-        "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin yes\nUsePAM no\n"
-        f"SetEnv PYTHONPATH={plugin_dir} TMPDIR={remote_tmp} PATH={remote_path}\n"
-        "PermitUserEnvironment no\nLogLevel ERROR\n" + settings
-    )
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-    process = subprocess.Popen([*wrapper, binary, "-D", "-e", "-f", str(config)], stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # A free port found here may be taken by another test's server before sshd binds it: a few attempts.
+    for _attempt in range(5):
+        port = free_port()
+        config.write_text(
+            f"Port {port}\nListenAddress {listen}\nHostKey {host_key}\nPidFile {base / 'sshd.pid'}\n"
+            f"AuthorizedKeysFile {base / 'authorized_keys'}\nStrictModes no\nPasswordAuthentication no\n"
+            "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin yes\nUsePAM no\n"
+            f"SetEnv PYTHONPATH={plugin_dir} TMPDIR={remote_tmp} PATH={remote_path}\n"
+            "PermitUserEnvironment no\nLogLevel ERROR\n" + settings
+        )
+        process = subprocess.Popen([*wrapper, binary, "-D", "-e", "-f", str(config)], stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        said = wait_listening(process, port, "sshd")
+        if said is None:
+            break
+        if "Address already in use" not in said:
+            raise RuntimeError(f"sshd did not start: {said}")
+    else:
+        raise RuntimeError(f"sshd did not start: {said}")
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            if process.poll() is not None:
-                output = process.stdout.read().decode() if process.stdout else ""
-                raise RuntimeError(f"sshd did not start: {output.strip()}")
-            with contextlib.suppress(OSError), socket.create_connection((listen, port), timeout=0.5):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("sshd did not start listening within 10 s")
-            time.sleep(0.05)
         yield Sshd(port=port, key=client_key, remote_tmp=remote_tmp, plugin_dir=plugin_dir, user=user)
     finally:
         process.terminate()

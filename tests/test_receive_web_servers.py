@@ -15,7 +15,6 @@ import gzip
 import hashlib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -28,6 +27,7 @@ from urllib.parse import quote
 
 import pytest
 from click.testing import CliRunner
+from pull_support import free_port, wait_listening
 from test_receive_chooser import _self_signed
 from test_transfer_support import (  # noqa: F401
     FixturePlugin,
@@ -346,37 +346,35 @@ def apache(root: Path, work: Path) -> Iterator[str]:
     binary = require_tool("apache2", "apache2")
     modules = Path("/usr/lib/apache2/modules")
     work.mkdir(parents=True)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
     # Run as root, Apache serves as www-data, which must be able to read the site.
     user = "User www-data\nGroup www-data\n" if os.geteuid() == 0 else ""
     loads = "".join(f"LoadModule {name}_module {modules / f'mod_{name}.so'}\n" for name in APACHE_MODULES)
-    (work / "httpd.conf").write_text(
-        f"{loads}ServerName localhost\nListen 127.0.0.1:{port}\nPidFile {work / 'httpd.pid'}\n"
-        f"DefaultRuntimeDir {work}\nErrorLog {work / 'error.log'}\n{user}TypesConfig /etc/mime.types\n"
-        "Include /etc/apache2/mods-available/mime.conf\nInclude /etc/apache2/mods-available/deflate.conf\n"
-        f"DocumentRoot {root}\n<Directory />\n  AllowOverride None\n  Require all denied\n</Directory>\n"
-        f"<Directory {root}>\n  Options FollowSymLinks\n  AllowOverride All\n  Require all granted\n</Directory>\n")
-    process = subprocess.Popen([binary, "-f", str(work / "httpd.conf"), "-DFOREGROUND"], stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # A free port found here may be taken by another test's server before Apache binds it: a few attempts.
+    for _attempt in range(5):
+        port = free_port()
+        (work / "httpd.conf").write_text(
+            f"{loads}ServerName localhost\nListen 127.0.0.1:{port}\nPidFile {work / 'httpd.pid'}\n"
+            f"DefaultRuntimeDir {work}\nErrorLog {work / 'error.log'}\n{user}TypesConfig /etc/mime.types\n"
+            "Include /etc/apache2/mods-available/mime.conf\nInclude /etc/apache2/mods-available/deflate.conf\n"
+            f"DocumentRoot {root}\n<Directory />\n  AllowOverride None\n  Require all denied\n</Directory>\n"
+            f"<Directory {root}>\n  Options FollowSymLinks\n  AllowOverride All\n  Require all granted\n"
+            "</Directory>\n")
+        process = subprocess.Popen([binary, "-f", str(work / "httpd.conf"), "-DFOREGROUND"],
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        said = wait_listening(process, port, "apache")
+        if said is None:
+            break
+        if "Address already in use" not in said:
+            raise RuntimeError(f"apache did not start: {said}")
+    else:
+        raise RuntimeError(f"apache did not start: {said}")
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    said = process.stderr.read().decode(errors="replace") if process.stderr else ""
-                    raise RuntimeError(f"apache did not start: {said}") from None
-                time.sleep(0.05)
         yield f"http://127.0.0.1:{port}/"
     finally:
         process.terminate()
         process.wait(timeout=10)
-        if process.stderr is not None:
-            process.stderr.close()
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 #: A front controller's rules (Laravel's and WordPress's ``.htaccess``, with a page standing in for PHP), and

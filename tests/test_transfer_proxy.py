@@ -29,7 +29,7 @@ from synco_core.cli.main import cli
 from synco_core.errors import TransferError
 from synco_core.receive.http_transport import HttpTransport
 from synco_core.receive.proxy import bypassed
-from synco_core.testing.services import unavailable
+from synco_core.testing.services import listens, unavailable
 
 SESSION = "synco-proxytest0123456789"
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "ALL_PROXY",
@@ -61,10 +61,11 @@ def tinyproxy(work: Path, login: str | None = None, extra: str = "") -> Iterator
                           + (f"BasicAuth {login}\n" if login else "") + extra)
         process = subprocess.Popen([binary, "-d", "-c", str(config)], stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # only catches a hang: a loaded machine may start it slowly
         up = False
         while time.monotonic() < deadline and process.poll() is None:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            # Its own listener, not another server's that took the port first.
+            if listens(process.pid, port):
                 up = True
                 break
             time.sleep(0.05)

@@ -355,6 +355,53 @@ def web_server() -> Iterator[Callable[[Path], str]]:
         server.server_close()
 
 
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on now (another process may take it before a server binds
+    it: start the server in a loop, and know it started by :func:`listens`, not by a connection alone)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _listening_sockets(port: int) -> set[str]:
+    """The ``socket:[inode]`` names of the TCP sockets listening on ``port`` (any address), from /proc."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table, encoding="ascii") as rows:
+            next(rows, None)
+            for row in rows:
+                fields = row.split()
+                # local address "ADDR:PORT" in hex, state 0A is LISTEN, the inode is the tenth field.
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    found.add(f"socket:[{fields[9]}]")
+    return found
+
+
+def listens(pid: int, port: int) -> bool:
+    """True when process ``pid`` (or one of its descendants) holds a socket listening on TCP ``port``.
+
+    A connection to the port only shows that something listens there: when another test's server took the
+    port first, the one started for it has failed (or is failing) to bind, and the connection reaches the
+    other one."""
+    sockets = _listening_sockets(port)
+    pending, seen = [pid], set()
+    while sockets and pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{current}/fd"):
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"/proc/{current}/fd/{fd}") in sockets:
+                        return True
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{current}/task"):
+                with contextlib.suppress(OSError), open(f"/proc/{current}/task/{task}/children") as children:
+                    pending.extend(int(child) for child in children.read().split())
+    return False
+
+
 def nginx_binary() -> str | None:
     """The nginx executable (Debian package ``nginx``), or None."""
     return shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.path.exists(p)), None)
@@ -418,9 +465,7 @@ class Nginx:
         error = ""
         # A free port found here may be taken by another process before nginx binds it: a few attempts.
         for _attempt in range(5):
-            with socket.socket() as sock:
-                sock.bind(("127.0.0.1", 0))
-                self.port = int(sock.getsockname()[1])
+            self.port = free_port()
             secure = " ssl http2" if tls else ""
             listens = f"    listen 127.0.0.1:{self.port}{secure};\n"
             if extra_address:
@@ -448,17 +493,17 @@ class Nginx:
 
     def _wait_listening(self) -> str:
         """"" once nginx accepts connections, else what it said before it ended."""
-        deadline = time.monotonic() + 10
+        # The bound only catches a hang: a loaded machine may take seconds to start it.
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 said = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
                 log = self.state / "error.log"
                 return said + (log.read_text(errors="replace") if log.exists() else "") or "it ended"
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return ""
-            except OSError:
-                time.sleep(0.05)
+            # Its own listener, not another server's that took the port first.
+            if listens(self.process.pid, self.port):
+                return ""
+            time.sleep(0.05)
         self.stop()
         return "it did not start listening"
 
