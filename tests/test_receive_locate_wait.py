@@ -126,14 +126,12 @@ def test_resources_prefix_is_tried_for_every_session(fixture_app: Path, tmp_path
 
 def test_a_server_that_refuses_connections_is_not_a_missing_session(tmp_path: Path) -> None:
     """Nothing listening at the address is said as such, not as "session ... not found"."""
-    import socket
+    from synco_core.testing.services import refused_port
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     key = SessionKey.generate()
-    result = CliRunner().invoke(cli, ["receive", "synco-nobodyhome0123456789", key.secret, "--base-url",
-                                      f"http://127.0.0.1:{port}/", "--all", "--target", str(tmp_path / "t")])
+    with refused_port() as port:
+        result = CliRunner().invoke(cli, ["receive", "synco-nobodyhome0123456789", key.secret, "--base-url",
+                                          f"http://127.0.0.1:{port}/", "--all", "--target", str(tmp_path / "t")])
     assert result.exit_code == 1
     line = result.output.strip()
     assert line.startswith("Error: cannot reach the server: no server answered (cannot reach http://127.0.0.1:"), line

@@ -96,3 +96,15 @@ def test_a_server_whose_port_was_taken_starts_on_another(
         # It answers where it says it listens, not on the port that was taken.
         socket.create_connection(("127.0.0.1", port), timeout=10).close()
     assert len(given) >= 2 and port == given[-1] != given[0], given
+
+
+def test_a_refused_port_refuses_and_cannot_be_taken_while_held() -> None:
+    """The port of a "nothing listens there" test: found free and let go, another test's server could take it
+    before the connection, which would then be answered."""
+    with services.refused_port() as port:
+        with socket.socket() as other:
+            other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind
+            with pytest.raises(OSError, match="in use"):
+                other.bind(("127.0.0.1", port))
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=10).close()

@@ -29,7 +29,7 @@ from synco_core.cli.main import cli
 from synco_core.errors import TransferError
 from synco_core.receive.http_transport import HttpTransport
 from synco_core.receive.proxy import bypassed
-from synco_core.testing.services import listens, unavailable
+from synco_core.testing.services import listens, refused_port, unavailable
 
 SESSION = "synco-proxytest0123456789"
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "ALL_PROXY",
@@ -205,8 +205,8 @@ def test_a_proxy_that_is_not_there_is_a_one_line_error(fixture_app: Path, tmp_pa
     """A proxy variable naming nothing that answers was "cannot reach the server: no server answered (... through
     proxy ...); check the address, and that serve (or the web server) is running": the server was never asked."""
     key = publish(fixture_app, SESSION, only=("uploads",))
-    proxy = f"127.0.0.1:{_free_port()}" if where == "free-port" else "proxy.invalid:3128"
-    with static_server(fixture_app / "web", None) as (url, _behaviour):
+    with refused_port() as free, static_server(fixture_app / "web", None) as (url, _behaviour):
+        proxy = f"127.0.0.1:{free}" if where == "free-port" else "proxy.invalid:3128"
         if scheme == "https":
             url = url.replace("http://", "https://")
         variable = f"{scheme.upper()}_PROXY"
@@ -355,8 +355,8 @@ def test_a_tunnel_the_proxys_rules_refuse_names_the_proxy_and_the_port(tmp_path:
 
 def test_a_server_the_proxy_cannot_reach_is_named_the_proxys_finding(tmp_path: Path,
                                                                      clean_environment: pytest.MonkeyPatch) -> None:
-    closed = f"127.0.0.1:{_free_port()}"
-    with tinyproxy(tmp_path / "proxy") as (port, _log):
+    with refused_port() as refusing, tinyproxy(tmp_path / "proxy") as (port, _log):
+        closed = f"127.0.0.1:{refusing}"
         clean_environment.setenv("https_proxy", f"http://127.0.0.1:{port}")
         line = only_error(proxy_receive(f"https://{closed}/", tmp_path))
     assert line.startswith(f"Error: cannot reach https://{closed}/{SESSION}/meta.json.enc: proxy 127.0.0.1:{port} "

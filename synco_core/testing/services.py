@@ -363,6 +363,15 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@contextlib.contextmanager
+def refused_port() -> Iterator[int]:
+    """A TCP port of 127.0.0.1 that refuses connections for as long as the block runs: held bound but not
+    listening, so no other process's server can take it meanwhile (a port found free, then let go, may be)."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield int(held.getsockname()[1])
+
+
 def _listening_sockets(port: int) -> set[str]:
     """The ``socket:[inode]`` names of the TCP sockets listening on ``port`` (any address), from /proc."""
     found = set()

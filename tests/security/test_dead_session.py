@@ -7,7 +7,6 @@ is reported as one, not as "session not found". Only an interrupted download adv
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from click.testing import CliRunner
 from crafted_session import CraftedServer, CraftedSession, Reply, error_lines, run_receive
 
 from synco_core.cli.main import cli
+from synco_core.testing.services import refused_port
 
 RERUN = "run the same command again"
 
@@ -33,10 +33,8 @@ def test_a_session_that_is_gone_is_reported_as_gone(crafted: CraftedSession,
 
 
 def test_a_refused_connection_is_not_a_missing_session(crafted: CraftedSession, tmp_path: Path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    result = run_receive(crafted, f"http://127.0.0.1:{port}/", tmp_path / "t")
+    with refused_port() as port:
+        result = run_receive(crafted, f"http://127.0.0.1:{port}/", tmp_path / "t")
     assert result.exit_code == 1, result.output
     [line] = error_lines(result.output)
     assert line.startswith("Error: cannot reach the server") and "refused" in line.lower(), line
