@@ -97,8 +97,12 @@ def test_both_connections_read_one_snapshot_while_a_writer_commits(
 
     def between_starts() -> None:
         threading.Thread(target=bump, daemon=True).start()
-        # Without the lock the commit lands here; with it, it waits for UNLOCK TABLES.
-        assert committed.wait(0.5) is not locked
+        # Without the lock the commit lands here (waited for: a loaded machine may take seconds to connect and
+        # update); with it, it waits for UNLOCK TABLES (and the dump's rows show it did).
+        if locked:
+            assert not committed.wait(0.5), "the writer committed while the dump held writes"
+        else:
+            assert committed.wait(60), "the writer never committed"
 
     monkeypatch.setattr(shared, "_between_starts", between_starts)
     if not locked:
