@@ -293,19 +293,28 @@ def test_a_stream_that_stops_inside_a_frame_ends_with_one_line() -> None:
     assert time.monotonic() - started < 10
 
 
+#: The stall limit of the slow-but-steady test, and the gap between the pieces of its frame: ten gaps to a
+#: limit, so a thread descheduled for a while on a loaded machine does not make a gap a stall (with 0.3 s gaps
+#: to a 1 s limit, 0.7 s of delay did).
+_LIMIT, _GAP = 3.0, 0.3
+
+
 def test_silence_between_frames_and_a_slow_steady_frame_are_fine() -> None:
     body = os.urandom(64 * 1024)
+    piece = 4096
+    # The frame as a whole takes longer than the limit: only the gaps between its pieces are each shorter.
+    assert len(body) // piece * _GAP > 1.5 * _LIMIT
 
     def write(fd: int) -> None:
-        time.sleep(1.5)  # the remote side at work between two frames: allowed
+        time.sleep(_LIMIT + 0.5)  # the remote side at work between two frames: allowed
         os.write(fd, encode_json(RESPONSE, {"status": "ok", "size": len(body), "offset": 0})
                  + HEADER.pack(b"D", len(body)))
-        for start in range(0, len(body), 8192):  # a slow link: a piece every 0.3 s
-            time.sleep(0.3)
-            os.write(fd, body[start:start + 8192])
+        for start in range(0, len(body), piece):  # a slow link: a piece every _GAP seconds
+            time.sleep(_GAP)
+            os.write(fd, body[start:start + piece])
         os.write(fd, encode_json(END, {}))
 
-    client, guard = _piped_client(write, 1.0)
+    client, guard = _piped_client(write, _LIMIT)
     try:
         assert b"".join(_read(client)) == body
     finally:
