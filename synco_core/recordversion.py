@@ -21,7 +21,8 @@ from pathlib import Path
 from synco_core import __version__
 from synco_core.errors import ConfigError
 
-#: The version of the records this synco writes and reads (all three share it).
+#: The version of the records this synco writes and reads (the install journal reads one more, see
+#: :data:`synco_core.install.journal.JOURNAL_VERSION`).
 RECORD_VERSION = 1
 
 
@@ -53,14 +54,15 @@ def newer_record(data: Mapping[str, object]) -> bool:
     return isinstance(version, int) and not isinstance(version, bool) and version > RECORD_VERSION
 
 
-def record_version(data: Mapping[str, object], file: Path, what: str) -> int:
-    """The record's version; a one-line ConfigError for a malformed one or one newer than this synco reads."""
+def record_version(data: Mapping[str, object], file: Path, what: str, newest: int = RECORD_VERSION) -> int:
+    """The record's version; a one-line ConfigError for a malformed one or one above ``newest``, the newest
+    this synco reads of ``what``."""
     version = data.get("version", 1)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise damaged(file, what, f"its version is {version!r}, not a whole number from 1")
-    if version > RECORD_VERSION:
+    if version > newest:
         raise ConfigError(f"{file} was written by a newer synco ({what} version {version}; synco {__version__} "
-                          f"reads version {RECORD_VERSION}): upgrade synco on this machine")
+                          f"reads version {newest}): upgrade synco on this machine")
     return version
 
 

@@ -18,6 +18,7 @@ from test_install_journal import Scene, install, scene_fixture, sqlite_state, sy
 from test_receive_bad_input import build, receive
 from test_transfer_support import fixture_app_fixture, static_server, tree_digest  # noqa: F401
 
+from synco_core.install.journal import JOURNAL_VERSION
 from synco_core.recordversion import RECORD_VERSION
 
 NEWER = RECORD_VERSION + 1
@@ -71,12 +72,12 @@ def test_a_newer_install_journal_is_not_recovered(scene: Scene, command: list[st
     """An install a newer synco left unfinished is for that synco to undo: this one would guess at its steps."""
     assert install(scene, kill_at="install:journal:files-started#1").returncode != 0
     journal = scene.project / ".synco-install-journal.json"
-    set_version(journal, NEWER)
+    set_version(journal, JOURNAL_VERSION + 1)
     before = snapshot(scene)
     if command == ["install"]:
         command = ["install", str(scene.received), "--project", str(scene.project), "--yes"]
     line = one_error_line(synco(*command, cwd=scene.project))
-    assert f"{journal} was written by a newer synco (install journal version {NEWER};" in line
+    assert f"{journal} was written by a newer synco (install journal version {JOURNAL_VERSION + 1};" in line
     assert snapshot(scene) == before
 
 

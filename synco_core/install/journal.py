@@ -52,6 +52,12 @@ DISCARD_SUFFIX = ".synco-discard"
 STAGING_SUFFIX = ".synco-new"
 
 State = Literal["started", "done", "undoing", "undone"]
+#: The version of a journal holding a database step that has not begun its swap (``swapBegun`` false). A
+#: synco of version 1 journals (before 2026-12-07) journaled a database step only at the dump's end and undid
+#: any it found through the engine's rollback, which for such a step puts the last install's kept copy in (the
+#: database of the install before, under this one's folders): reading version 2 it refuses the journal in one
+#: line, saying to upgrade, nothing changed. Every other journal is written as version 1, which it reads right.
+JOURNAL_VERSION = 2
 
 
 def default_backup(path: Path) -> Path:
@@ -141,7 +147,8 @@ class InstallJournal:
             _sync_folder(self.project_dir)
 
     def _write(self) -> None:
-        data = {"version": RECORD_VERSION, "session": self.session,
+        data = {"version": JOURNAL_VERSION if any(_unswapped(s) for s in self.steps) else RECORD_VERSION,
+                "session": self.session,
                 "steps": [_step_json(s, self.project_dir) for s in self.steps]}
         temp = self.file.with_name(self.file.name + ".tmp")
         try:
@@ -193,6 +200,11 @@ def _relative(path: Path | None, project_dir: Path) -> str:
         return str(path)
 
 
+def _unswapped(step: JournalStep) -> bool:
+    """A database step that an older synco, undoing it through the engine's rollback, would misread."""
+    return step.kind == "database" and step.state == "started" and not step.swap_begun
+
+
 def _step_json(step: JournalStep, project_dir: Path) -> dict[str, Any]:
     return {"kind": step.kind, "name": step.name, "state": step.state, "path": _relative(step.path, project_dir),
             "backup": _relative(step.backup, project_dir), "existed": step.existed, "kept": list(step.kept),
@@ -220,7 +232,7 @@ def read_journal(project_dir: Path) -> InstallJournal | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
         raise damaged(file, "install journal")
-    record_version(data, file, "install journal")
+    record_version(data, file, "install journal", JOURNAL_VERSION)
     steps = []
     for entry in data["steps"]:
         if (not isinstance(entry, dict) or entry.get("kind") not in ("database", "files")
