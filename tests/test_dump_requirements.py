@@ -112,7 +112,8 @@ def test_a_mysql_dump_records_its_engines_collations_and_longest_row(mysql_sourc
 @pytest.mark.mysql
 def test_check_dump_requirements_reads_the_local_mysql_server() -> None:
     """The shared MariaDB: no ROCKSDB loaded, no MariaDB 11 collation; MySQL 8's are mapped, not required;
-    max_allowed_packet is compared with the longest statement (the load refuses one of that size or more)."""
+    max_allowed_packet is compared with the longest statement (one byte more travels with it, and the server
+    refuses a packet of that size or more: tests/test_mysql_packet_boundary.py loads each side of it)."""
     conn = mysql_admin_connection()
     try:
         with conn.cursor() as cur:
@@ -124,15 +125,15 @@ def test_check_dump_requirements_reads_the_local_mysql_server() -> None:
             # alone (the old name is still taken), and the other way round.
             collations=["utf8mb4_unicode_ci", "utf8mb4_uca1400_ai_ci", "utf8mb4_0900_ai_ci", "utf8_general_ci",
                         "UTF8MB3_unicode_ci", "utf8_bin"],
-            max_statement_bytes=packet))
+            max_statement_bytes=packet - 1))
         assert lacking[0] == ("storage engine ROCKSDB (install mariadb-plugin-rocksdb, then "
                               "INSTALL SONAME 'ha_rocksdb')")
         assert lacking[1] == ("collation utf8mb4_uca1400_ai_ci (a server release that has it (the source runs "
                               "11.4.2-MariaDB))")
-        assert lacking[2].startswith(f"max_allowed_packet {packet} is below the dump's longest row, a statement "
-                                     f"of {packet} bytes (SET GLOBAL max_allowed_packet=")
+        assert lacking[2].startswith(f"max_allowed_packet {packet} is too small for the dump's longest row, a "
+                                     f"statement of {packet - 1} bytes (SET GLOBAL max_allowed_packet=")
         assert len(lacking) == 3
-        assert mysql_missing(conn, DumpRequirements(engines=["innodb"], max_statement_bytes=packet - 1)) == []
+        assert mysql_missing(conn, DumpRequirements(engines=["innodb"], max_statement_bytes=packet - 2)) == []
     finally:
         conn.close()
 

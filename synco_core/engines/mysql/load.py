@@ -62,7 +62,7 @@ from synco_core.engines.mysql.loadthreads import (
     settings_key,
     statement_error,
 )
-from synco_core.engines.mysql.requirements import packet_fix
+from synco_core.engines.mysql.requirements import fits_packet, packet_fix
 from synco_core.engines.mysql.schema import definer, strip_definer, text
 from synco_core.engines.mysql.splitter import (
     SpooledStatement,
@@ -291,7 +291,7 @@ class Loader:
             # sent as it is read, where the comment would be held whole to be looked into.
             statement = unwrapped(statement, self.version, self.is_mariadb) or statement
         if isinstance(statement, StreamedStatement):
-            cut = isinstance(statement, SpooledStatement) and len(statement) >= self.max_packet
+            cut = isinstance(statement, SpooledStatement) and not fits_packet(len(statement), self.max_packet)
             if self.values is None and _DATA.match(statement.head) and self.gate.checked_by_head(statement.head) \
                     and (not cut or (self.gate.session.backslash_escapes and insertsplit.CUT_AS_READ)):
                 # A row with a huge value, sent as it is read: the gate reads its values as they go out. One
@@ -462,7 +462,7 @@ class Loader:
                 self.report.statements += 1
                 if self.case_insensitive and not isinstance(sql, StreamedStatement):
                     self._claim(sql)
-            if len(sql) >= self.max_packet:
+            if not fits_packet(len(sql), self.max_packet):
                 split = self._fitting(sql, number)
                 if split is not None:
                     pieces.append((number, _Piece(piece)) for piece in split)

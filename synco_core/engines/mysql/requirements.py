@@ -62,13 +62,20 @@ def _engine_fix(engine: str, mariadb: bool) -> str:
     return f"install {package}, then {install}" if package else install
 
 
+def fits_packet(size: int, packet: int) -> bool:
+    """Whether a server whose ``max_allowed_packet`` is ``packet`` takes a statement of ``size`` bytes: it travels
+    in one packet after a command byte, and the server refuses a packet of ``max_allowed_packet`` bytes or more
+    (MariaDB 10.11 took ``packet - 2`` bytes and refused ``packet - 1``: 'Got a packet bigger than ...')."""
+    return size + 1 < packet
+
+
 def packet_fix(size: int) -> str:
     """What to set for a server to take a statement of ``size`` bytes: the check before a download and the
     load that meets a longer row name the same value."""
-    if size >= MAX_PACKET_LIMIT:
+    if not fits_packet(size, MAX_PACKET_LIMIT):
         return "no server takes a statement that long: leave the table's rows out on the source"
-    # The loader refuses a statement of max_allowed_packet bytes or more: the next MiB above it, at least.
-    wanted = min(MAX_PACKET_LIMIT, max(MIB, math.ceil((size + 1) / MIB) * MIB))
+    # The next MiB above what the statement needs (see fits_packet), at least one.
+    wanted = min(MAX_PACKET_LIMIT, max(MIB, math.ceil((size + 2) / MIB) * MIB))
     return (f"SET GLOBAL max_allowed_packet={wanted}, or max_allowed_packet={wanted // MIB}M under [mysqld] in "
             "the server's configuration")
 
@@ -110,8 +117,8 @@ def missing(conn: Any, requires: DumpRequirements) -> list[str]:
     size = requires.max_statement_bytes
     if size:
         packet = int(schema.query(conn, "SELECT @@max_allowed_packet")[0][0])
-        if size >= packet:
-            lacking.append(f"max_allowed_packet {packet} is below the dump's longest row, a statement of {size} "
+        if not fits_packet(size, packet):
+            lacking.append(f"max_allowed_packet {packet} is too small for the dump's longest row, a statement of {size} "
                            f"bytes ({packet_fix(size)})")
     return lacking
 
