@@ -157,9 +157,14 @@ def map_collation(match: re.Match[bytes], known: set[str], warned: set[str],
         return match.group(0)
     charset = "utf8mb4" if match.group(1).lower() == b"utf8mb4" else "utf8mb3"
     sensitivity = match.group(3).decode().lower()
-    # Accent- and case-sensitive or binary comparisons map to the binary collation; everything else to
-    # the newest Unicode collation MariaDB 10.x has, which also ignores accents and case.
-    target = f"{charset}_bin" if sensitivity in ("as_cs", "bin") else f"{charset}_unicode_520_ci"
+    # The collation chosen must tell apart every two values the source's does, or a unique key that held there
+    # refuses a row half-way through the load ('e' and 'é' under as_ci, 'a' and 'A' under as_cs_ks, 'a' and 'a '
+    # under all of them: MySQL 8's are NO PAD). Accent- and case-insensitive ones map to the newest Unicode
+    # collation MariaDB 10.x has, which ignores both; any that tells accents, case or kana apart to the binary
+    # one; each NO PAD where the server has it (MariaDB 10.2 and later).
+    choices = ([f"{charset}_unicode_520_nopad_ci", f"{charset}_unicode_520_ci"] if sensitivity == "ai_ci"
+               else [f"{charset}_nopad_bin", f"{charset}_bin"])
+    target = next((name for name in choices if name in known), choices[-1])
     if original not in warned:
         warned.add(original)
         warn(f"collation {original} is unknown to this server; using {target} instead")
