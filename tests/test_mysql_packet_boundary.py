@@ -16,8 +16,8 @@ from __future__ import annotations
 import dataclasses
 import io
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
+import pymysql
 import pytest
 from private_servers import mariadb, mariadb_globals
 
@@ -31,7 +31,8 @@ from synco_core.values import DatabaseConfig, DumpOptions, DumpResult, InstallOp
 pytestmark = pytest.mark.mysql
 
 MIB = 1 << 20
-#: The bytes of the one-row INSERT around its values: ``INSERT INTO `t` (`id`,`a`,`b`) VALUES (1,_binary'...',_binary'...')``.
+#: The bytes of the one-row INSERT around its values
+#: (``INSERT INTO `t` (`id`,`a`,`b`) VALUES (1,_binary'...',_binary'...')``).
 AROUND = len("INSERT INTO `t` (`id`,`a`,`b`) VALUES (1,_binary'',_binary'')")
 #: The shared server takes values up to 16 MB (its packet): longer rows are made of two columns.
 HALF_LIMIT = 15 * MIB
@@ -76,7 +77,7 @@ def test_the_check_before_the_download_and_the_load_agree_with_the_server(
     assert requires is not None and requires.max_statement_bytes == packet - below
     target = f"synco_test_h_left_{packet // MIB}_{below}"
     with mariadb_globals(laptop, max_allowed_packet=str(packet)):
-        conn = __import__("pymysql").connect(host=laptop.host, port=laptop.port, user="root")
+        conn = pymysql.connect(host=laptop.host, port=laptop.port, user="root")
         try:
             lacking = missing(conn, requires)
         finally:

@@ -135,8 +135,8 @@ def test_receive_install_refuses_a_laptop_without_the_engine_and_the_packet(
     assert line.startswith("Error: the local database server lacks what the dump dbDump needs to load into mysql "
                            f"database '{LOCAL_DB}': "
                            "storage engine ROCKSDB (install mariadb-plugin-rocksdb, then INSTALL SONAME "
-                           "'ha_rocksdb'); max_allowed_packet 1048576 is too small for the dump's longest row, a statement "
-                           "of "), line
+                           "'ha_rocksdb'); max_allowed_packet 1048576 is too small for the dump's longest row, a "
+                           "statement of "), line
     assert "(SET GLOBAL max_allowed_packet=2097152, or max_allowed_packet=2M under [mysqld]" in line
     assert line.endswith("; nothing was downloaded (--skip-requirements goes on anyway: the load may then fail on "
                          "it, the local database as it was)")

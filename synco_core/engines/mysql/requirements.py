@@ -118,8 +118,8 @@ def missing(conn: Any, requires: DumpRequirements) -> list[str]:
     if size:
         packet = int(schema.query(conn, "SELECT @@max_allowed_packet")[0][0])
         if not fits_packet(size, packet):
-            lacking.append(f"max_allowed_packet {packet} is too small for the dump's longest row, a statement of {size} "
-                           f"bytes ({packet_fix(size)})")
+            lacking.append(f"max_allowed_packet {packet} is too small for the dump's longest row, a statement of "
+                           f"{size} bytes ({packet_fix(size)})")
     return lacking
 
 
