@@ -5,9 +5,10 @@ A synco of version 1 journals (before 2026-12-07) journaled a database step only
 every database step it found (not "undone") through the engine's rollback. This synco journals the step
 before its load, with ``swapBegun`` false until the engine begins its swap: killed before that, the older
 synco's rollback put the last install's kept copy in (the database of the install before, under this one's
-folders; seen with synco 7e88355 from git). So a journal holding such a step is of version 2, which that
-synco refuses in one line, nothing changed (tests/test_record_versions.py); every other journal stays of
-version 1, which it reads as this synco means it.
+folders; seen with synco 7e88355 from git). A folder step moves the last install's kept copy of its folder
+aside (``parked``) where a synco from before that left it behind at ``.<folder>.synco-older``. So a journal
+holding such a step is of version 2, which that synco refuses in one line, nothing changed
+(tests/test_record_versions.py); every other journal stays of version 1, which it reads as this synco means it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ import pytest
 from test_install_journal import INSTALL_POINTS, KILLED, Scene, install, scene_fixture, synco  # noqa: F401
 
 from synco_core.errors import ConfigError
-from synco_core.install.journal import JOURNAL_FILE, InstallJournal, JournalStep, may_have_replaced, read_journal
+from synco_core.install.journal import (
+    JOURNAL_FILE,
+    InstallJournal,
+    JournalStep,
+    may_have_replaced,
+    parks,
+    read_journal,
+)
 from synco_core.recordversion import record_version
 
 
@@ -33,7 +41,10 @@ def older_rolls_back(data: dict[str, object], file: Path) -> list[str]:
 
 
 def misread_by_older(file: Path) -> list[str]:
-    """The database steps a version-1 reader would roll back although their swap had not begun."""
+    """The steps a version-1 reader would undo otherwise than this synco: database steps it would roll back
+    although their swap had not begun, folder steps whose last kept copy was moved aside (``parked``), which it
+    knows nothing of (one from before 2026-12-07 left it at ``.<folder>.synco-older``, seen with synco 61a8a05,
+    the last install's rollback then missing its kept copy)."""
     data = json.loads(file.read_text())
     try:
         rolled = older_rolls_back(data, file)
@@ -43,7 +54,8 @@ def misread_by_older(file: Path) -> list[str]:
     assert read is not None
     # This synco's meaning: rolled back only once the engine may have begun its swap (else only repaired).
     unswapped = {step.name for step in read.steps if step.kind == "database" and not may_have_replaced(step)}
-    return [name for name in rolled if name in unswapped]
+    parked = [step.name for step in read.steps if step.kind == "files" and parks(step)]
+    return [name for name in rolled if name in unswapped] + parked
 
 
 @pytest.mark.parametrize("point", INSTALL_POINTS[:-1])  # the last one leaves the journal after it is recorded
@@ -59,13 +71,16 @@ def test_a_killed_install_leaves_no_journal_an_older_synco_misreads(scene: Scene
 
 @pytest.mark.parametrize("state", ["started", "done", "undoing", "undone"])
 @pytest.mark.parametrize("swap_begun", [False, True])
-@pytest.mark.parametrize("with_folder", [False, True])
+@pytest.mark.parametrize("folder", ["none", "first", "replacing a kept copy"])
 def test_every_database_step_is_written_so_that_an_older_synco_reads_it_right(
-        tmp_path: Path, state: str, swap_begun: bool, with_folder: bool) -> None:
-    """Each state a database step is written in (beside a folder step or not), and after the step learns more."""
+        tmp_path: Path, state: str, swap_begun: bool, folder: str) -> None:
+    """Each state a database step is written in, beside a folder step (its folder's first install, or one
+    moving the last install's kept copy aside) or not, and after the step learns more."""
     journal = InstallJournal(tmp_path, "s")
-    if with_folder:
-        journal.begin(JournalStep("files", "media", path=tmp_path / "media", backup=tmp_path / ".media.synco-previous"))
+    if folder != "none":
+        parked = tmp_path / ".media.synco-older" if folder == "replacing a kept copy" else None
+        journal.begin(JournalStep("files", "media", path=tmp_path / "media", backup=tmp_path / ".media.synco-previous",
+                                  parked=parked))
     step = journal.begin(JournalStep("database", "dbDump"))
     assert misread_by_older(journal.file) == []
     step.swap_begun = swap_begun

@@ -52,11 +52,13 @@ DISCARD_SUFFIX = ".synco-discard"
 STAGING_SUFFIX = ".synco-new"
 
 State = Literal["started", "done", "undoing", "undone"]
-#: The version of a journal holding a database step that has not begun its swap (``swapBegun`` false). A
-#: synco of version 1 journals (before 2026-12-07) journaled a database step only at the dump's end and undid
-#: any it found through the engine's rollback, which for such a step puts the last install's kept copy in (the
-#: database of the install before, under this one's folders): reading version 2 it refuses the journal in one
-#: line, saying to upgrade, nothing changed. Every other journal is written as version 1, which it reads right.
+#: The version of a journal an older synco, reading version 1, would misread: one holding a database step that
+#: has not begun its swap (``swapBegun`` false: such a synco journaled a database step only at the dump's end
+#: and undid any it found through the engine's rollback, which puts the last install's kept copy in, the
+#: database of the install before under this one's folders), or a folder step that moves the last install's
+#: kept copy aside (``parked``: one from before that undid the folder and left that copy at
+#: ``.<folder>.synco-older``, the last install's rollback then missing it). Reading version 2 it refuses the
+#: journal in one line, saying to upgrade, nothing changed. Every other journal is version 1, read right.
 JOURNAL_VERSION = 2
 
 
@@ -147,7 +149,7 @@ class InstallJournal:
             _sync_folder(self.project_dir)
 
     def _write(self) -> None:
-        data = {"version": JOURNAL_VERSION if any(_unswapped(s) for s in self.steps) else RECORD_VERSION,
+        data = {"version": JOURNAL_VERSION if any(_misread_by_older(s) for s in self.steps) else RECORD_VERSION,
                 "session": self.session,
                 "steps": [_step_json(s, self.project_dir) for s in self.steps]}
         temp = self.file.with_name(self.file.name + ".tmp")
@@ -200,9 +202,11 @@ def _relative(path: Path | None, project_dir: Path) -> str:
         return str(path)
 
 
-def _unswapped(step: JournalStep) -> bool:
-    """A database step that an older synco, undoing it through the engine's rollback, would misread."""
-    return step.kind == "database" and step.state == "started" and not step.swap_begun
+def _misread_by_older(step: JournalStep) -> bool:
+    """A step a synco reading version 1 journals would undo otherwise than this one (see :data:`JOURNAL_VERSION`)."""
+    if step.kind == "database":
+        return step.state == "started" and not step.swap_begun
+    return parks(step)
 
 
 def _step_json(step: JournalStep, project_dir: Path) -> dict[str, Any]:
