@@ -101,12 +101,16 @@ def _encrypted(connection: Any) -> bool:
 #: queries) stopped the install's statements and the dump's long reads alike; ``sql_safe_updates`` refused
 #: the swap's emptying of its journal, and a small ``max_join_size`` its reads of the catalogue; a short
 #: ``wait_timeout`` closed the install's own connection while it waited, idle, for the load ("server has gone
-#: away" at the swap); each in words naming no setting. (Setting ``max_join_size`` to its largest value sets
-#: ``sql_big_selects`` too; 28800 s is the servers' default wait.) ``/*M!`` keeps MySQL, which has no
-#: ``max_statement_time``, from reading it.
+#: away" at the swap); MariaDB's ``idle_transaction_timeout`` and ``idle_readonly_transaction_timeout`` (which
+#: hostings set to end forgotten transactions) ended the dump's connection, idle in its snapshot's transaction
+#: between two pages while its reader (the laptop's download) was slow, "server has gone away" again; each in
+#: words naming no setting. (Setting ``max_join_size`` to its largest value sets ``sql_big_selects`` too;
+#: 28800 s is the servers' default wait.) ``/*M!`` keeps MySQL, which has none of MariaDB's, from reading them.
 SESSION_LIMITS = ("SET SESSION sql_select_limit = 18446744073709551615, sql_safe_updates = 0, "
                   "max_join_size = 18446744073709551615, wait_timeout = GREATEST(@@SESSION.wait_timeout, 28800)"
-                  " /*M!100108 , max_statement_time = 0 */")
+                  " /*M!100108 , max_statement_time = 0 */"
+                  " /*M!100300 , idle_transaction_timeout = 0, idle_readonly_transaction_timeout = 0,"
+                  " idle_write_transaction_timeout = 0 */")
 
 
 def connect(database: DatabaseConfig, *, use_database: bool = True, unbuffered: bool = False,
