@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import logging
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -101,3 +102,80 @@ def test_a_standby_names_the_exclusion_constraint_it_cannot_check(caplog: pytest
     assert len(warnings) == 1 and "\n" not in warnings[0], caplog.text
     assert "bookings.room -> fixed:7" in warnings[0] and "read-only transaction" in warnings[0], warnings
     assert result.tables["bookings"].rows == 2
+
+
+@pytest.fixture(scope="module")
+def pair() -> Iterator[tuple[DatabaseConfig, DatabaseConfig]]:
+    """A primary and its hot standby, which cancels a conflicting read at once."""
+    with postgresql() as primary, postgresql_standby(primary, ["max_standby_streaming_delay=0"]) as standby:
+        yield primary, standby
+
+
+def _database(primary: DatabaseConfig, standby: DatabaseConfig, name: str) -> DatabaseConfig:
+    """A database on the primary with a table ``t`` of 20,000 rows and an empty ``u``, as the standby has it."""
+    with _connect(primary, "postgres") as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    with _connect(primary, name) as conn:
+        conn.execute("CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL) WITH (autovacuum_enabled = off)")
+        conn.execute("INSERT INTO t SELECT g, g FROM generate_series(1, 20000) g")
+        conn.execute("CREATE TABLE u (id int PRIMARY KEY)")
+        # Rows at the table's end, deleted and vacuumed away before the dump, leaving empty pages that the next
+        # VACUUM cuts off the file: no snapshot needs them, and hot_standby_feedback would not hold that back.
+        conn.execute("DELETE FROM t WHERE id > 1000")
+        conn.execute("VACUUM (TRUNCATE false) t")
+    _caught_up(primary, standby)
+    return DatabaseConfig(engine="postgresql", name=name, user="postgres", host=standby.host, port=standby.port)
+
+
+#: What the primary does while the dump reads the standby: each takes an exclusive lock on a table the dump
+#: holds, which the standby replays (hot_standby_feedback would keep none of them from happening).
+EXCLUSIVE_ON_THE_PRIMARY = {
+    "a column added": "ALTER TABLE t ADD COLUMN x int",
+    "a table truncated": "TRUNCATE u",
+    "the end of a table vacuumed away": "VACUUM t",
+}
+
+
+@pytest.mark.parametrize("change", sorted(EXCLUSIVE_ON_THE_PRIMARY))
+def test_a_lock_replayed_from_the_primary_is_named_as_such(change: str, pair: tuple[DatabaseConfig, DatabaseConfig],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The standby ends a read holding a table the primary locked exclusively, once max_standby_streaming_delay
+    has passed: the message said the primary had removed rows the read needed and to set hot_standby_feedback,
+    which changes nothing here. It now says what the primary did and what helps."""
+    primary, standby = pair
+    source = _database(primary, standby, f"app_lock_{sorted(EXCLUSIVE_ON_THE_PRIMARY).index(change)}")
+    real = dumper.PostgresDumper._copy_table
+
+    def primary_changes_first(self: dumper.PostgresDumper, *args: Any, **kwargs: Any) -> Any:
+        with _connect(primary, source.name) as conn:
+            conn.execute(EXCLUSIVE_ON_THE_PRIMARY[change])
+        _caught_up(primary, standby)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(dumper.PostgresDumper, "_copy_table", primary_changes_first)
+    with pytest.raises(DatabaseError) as raised:
+        dump_with_engine(source, io.BytesIO(), DumpOptions())
+    message = str(raised.value)
+    assert "conflict with recovery" in message and "\n" not in message, message
+    assert "exclusive lock" in message and "primary" in message and "max_standby_streaming_delay" in message, message
+    assert "hot_standby_feedback = on" not in message, message
+
+
+def test_a_lock_the_primary_holds_is_named_as_the_primarys(pair: tuple[DatabaseConfig, DatabaseConfig],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A migration's open transaction on the primary holds its exclusive lock on the standby too (the standby's
+    recovery process takes it until the transaction ends there): the dump waited for it and then named "another
+    session" by the pid of that process, which is no session and no process of the primary's."""
+    primary, standby = pair
+    source = _database(primary, standby, "app_held")
+    monkeypatch.setattr(dumper, "LOCK_WAIT_SECONDS", 1)
+    with psycopg.connect(host=primary.host, port=primary.port, user="postgres", dbname=source.name) as migration:
+        migration.execute("LOCK TABLE u IN ACCESS EXCLUSIVE MODE")
+        with _connect(primary, "postgres") as conn:
+            conn.execute("SELECT pg_catalog.pg_switch_wal()")  # the lock's record, not yet flushed, goes out
+        _caught_up(primary, standby)
+        with pytest.raises(DatabaseError) as raised:
+            dump_with_engine(source, io.BytesIO(), DumpOptions())
+    message = str(raised.value)
+    assert "public.u" in message and "\n" not in message, message
+    assert "primary" in message and "another session holds" not in message, message

@@ -66,10 +66,27 @@ def where(database: DatabaseConfig, dbname: str | None = None) -> str:
     return f"{host}{port}/{dbname or database.name}"
 
 
+#: The first line of the error a hot standby gives a session whose read conflicts with its replay of the
+#: primary's changes; the kind of conflict (what to do about it) is only in the DETAIL line that follows.
+RECOVERY_CONFLICT = "conflict with recovery"
+
+
+def _first_line(lines: list[str], fallback: str) -> str:
+    """``lines[0]``, and for a conflict with recovery the server's DETAIL after it in brackets
+    (``... conflict with recovery (User was holding a relation lock for too long.)``)."""
+    if not lines:
+        return fallback
+    first = lines[0].strip()
+    if RECOVERY_CONFLICT in first:
+        details = [line.split(":", 1)[1].strip() for line in lines[1:] if line.startswith("DETAIL:")]
+        if details:
+            first += f" ({details[0]})"
+    return first
+
+
 def one_line(exc: BaseException) -> str:
     """The first line of a driver error, with registered secrets removed."""
-    text = str(exc).strip().splitlines()
-    return redact(text[0].strip() if text else type(exc).__name__)
+    return redact(_first_line(str(exc).strip().splitlines(), type(exc).__name__))
 
 
 def connect(database: DatabaseConfig, dbname: str | None = None, *, autocommit: bool = True,
@@ -120,7 +137,7 @@ def result_error(result: pq.abc.PGresult | None, conn: pq.abc.PGconn) -> str:
     raw = result.error_message if result is not None else conn.error_message
     text = raw.decode("utf-8", "replace").strip() if raw else "unknown error"
     lines = [line for line in text.splitlines() if line.strip()]
-    message = lines[0].strip() if lines else "unknown error"
+    message = _first_line(lines, "unknown error")
     if result is not None and result.error_field(pq.DiagnosticField.SQLSTATE) == INSUFFICIENT_PRIVILEGE:
         hint = result.error_field(pq.DiagnosticField.MESSAGE_HINT)
         if hint:

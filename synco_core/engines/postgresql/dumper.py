@@ -196,9 +196,22 @@ class PostgresDumper:
         if not self.standby or not (conn.broken or getattr(cause, "sqlstate", None) == SERIALIZATION_FAILURE
                                     or "conflict with recovery" in str(exc)):
             return ""
-        return ("; the server is a hot standby, which cancels a read whose snapshot still needs rows that the primary "
-                "has removed since, once max_standby_streaming_delay has passed: run the dump again, or set "
-                "hot_standby_feedback = on or a longer max_standby_streaming_delay on the standby, or dump the primary")
+        text = str(exc)
+        if "relation lock" in text:
+            # hot_standby_feedback keeps rows, not locks: it does nothing for these.
+            return ("; the server is a hot standby, which replays every exclusive lock the primary takes (ALTER TABLE, "
+                    "TRUNCATE, DROP, LOCK TABLE, a VACUUM cutting empty pages off a table's end) and cancels a read "
+                    "holding that table once max_standby_streaming_delay has passed: run the dump again when no "
+                    "migration runs, or set a longer max_standby_streaming_delay on the standby, or dump the primary")
+        if "row versions" in text:
+            return ("; the server is a hot standby, which cancels a read whose snapshot still needs rows that the "
+                    "primary has removed since, once max_standby_streaming_delay has passed: run the dump again, or "
+                    "set hot_standby_feedback = on or a longer max_standby_streaming_delay on the standby, or dump "
+                    "the primary")
+        return ("; the server is a hot standby, which cancels a read that holds up its replay of the primary's changes "
+                "(rows the primary removed, an exclusive lock it took) once max_standby_streaming_delay has passed: "
+                "run the dump again, or set a longer max_standby_streaming_delay (and hot_standby_feedback = on) on "
+                "the standby, or dump the primary")
 
     def _refuse_changes(self) -> None:
         """Stop in one line when another session changed or dropped an object the dump could not lock
@@ -413,7 +426,7 @@ class PostgresDumper:
         try:
             conn.execute("ROLLBACK")
             rows = fetch(conn, """
-                SELECT DISTINCT n.nspname, c.relname, l.pid, coalesce(a.state, '')
+                SELECT DISTINCT n.nspname, c.relname, l.pid, coalesce(a.state, ''), a.backend_type = 'startup'
                 FROM pg_catalog.pg_locks l
                 JOIN pg_catalog.pg_class c ON c.oid = l.relation
                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -426,8 +439,13 @@ class PostgresDumper:
             rows = []
         if not rows:
             return "an object another session holds"
-        return "; ".join(f"{self.quote.qualified(str(schema), str(name))}, which another session holds "
-                         f"(pid {pid}{', ' + str(state) if state else ''})" for schema, name, pid, state in rows)
+        return "; ".join(
+            # On a hot standby, the recovery process holds the exclusive locks of the primary's open transactions.
+            f"{self.quote.qualified(str(schema), str(name))}, which a transaction on the primary holds (this hot "
+            f"standby's recovery process, pid {pid}, holds it for that transaction until it ends there)"
+            if recovery else f"{self.quote.qualified(str(schema), str(name))}, which another session holds "
+                             f"(pid {pid}{', ' + str(state) if state else ''})"
+            for schema, name, pid, state, recovery in rows)
 
     def _check_unsupported(self, conn: psycopg.Connection[Any]) -> None:
         found = unsupported.find(conn)
