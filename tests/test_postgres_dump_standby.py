@@ -20,7 +20,7 @@ import pytest
 from private_servers import postgresql, postgresql_standby
 
 from synco_core.engines.dispatch import dump_with_engine
-from synco_core.engines.postgresql import dumper
+from synco_core.engines.postgresql import connect_database, dumper, inspect_database
 from synco_core.errors import DatabaseError
 from synco_core.values import DatabaseConfig, DumpOptions, SanitizeRule
 
@@ -179,3 +179,27 @@ def test_a_lock_the_primary_holds_is_named_as_the_primarys(pair: tuple[DatabaseC
     message = str(raised.value)
     assert "public.u" in message and "\n" not in message, message
     assert "primary" in message and "another session holds" not in message, message
+
+
+@pytest.mark.parametrize("level", ["database", "role"])
+def test_a_standby_whose_sessions_default_to_serializable_is_read(level: str,
+                                                                 pair: tuple[DatabaseConfig, DatabaseConfig]) -> None:
+    """``default_transaction_isolation = 'serializable'`` (set for the database or the role, as some
+    applications want it) makes a hot standby refuse every query: "cannot use serializable mode in a hot
+    standby". The dump, the inventory and a plugin's reader failed on their first query, as pg_dump does; they
+    read a standby in REPEATABLE READ, which the dump's snapshot uses anyway."""
+    primary, standby = pair
+    source = _database(primary, standby, f"app_serializable_{level}")
+    setting = "SET default_transaction_isolation = 'serializable'"
+    with _connect(primary, "postgres") as conn:
+        conn.execute(f"ALTER DATABASE {source.name} {setting}" if level == "database" else
+                     f"ALTER ROLE postgres IN DATABASE {source.name} {setting}")
+    _caught_up(primary, standby)
+    with _connect(standby, source.name) as conn, pytest.raises(psycopg.errors.FeatureNotSupported):
+        conn.execute("SELECT 1")  # the setting holds on the standby
+    assert dump_with_engine(source, io.BytesIO(), DumpOptions()).tables["t"].rows == 1000
+    assert {table.name for table in inspect_database(source).tables} == {"t", "u"}
+    reader = connect_database(source)
+    assert reader is not None
+    with reader:
+        assert list(reader.rows("SELECT count(*) FROM t")) == [(1000,)]

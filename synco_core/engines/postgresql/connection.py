@@ -112,6 +112,12 @@ def connect(database: DatabaseConfig, dbname: str | None = None, *, autocommit: 
         user = f" as {database.user}" if database.user else ""
         message = f"cannot connect to PostgreSQL at {where(database, dbname)}{user}: {one_line(exc)}"
         raise DatabaseError(message) from exc
+    try:
+        _readable_on_a_standby(conn)
+    except psycopg.Error as exc:
+        conn.close()
+        raise DatabaseError(f"cannot prepare the PostgreSQL session on {where(database, dbname)}: "
+                            f"{one_line(exc)}") from exc
     if settings:
         try:
             for statement in SESSION_SETTINGS:
@@ -125,6 +131,22 @@ def connect(database: DatabaseConfig, dbname: str | None = None, *, autocommit: 
                                 f"{one_line(exc)}") from exc
     rawtext.adapt(conn)
     return conn
+
+
+def _readable_on_a_standby(conn: psycopg.Connection[Any]) -> None:
+    """On a hot standby, transactions in REPEATABLE READ where the database or the role makes them SERIALIZABLE
+    (``default_transaction_isolation``): a standby refuses every query of a serializable one ("cannot use
+    serializable mode in a hot standby"), and the dump, the inventory and a plugin's reader failed on their
+    first, as pg_dump does. Nothing synco reads needs more than REPEATABLE READ: the dump's snapshot is one.
+    PostgreSQL 14 and later say whether they are a standby when the session starts (``in_hot_standby``);
+    SHOW takes no snapshot, so it runs on such a standby."""
+    if conn.info.parameter_status("in_hot_standby") != "on":
+        return
+    isolation = conn.execute("SHOW default_transaction_isolation").fetchone()
+    if isolation is not None and str(isolation[0]) == "serializable":
+        conn.execute("SET default_transaction_isolation = 'repeatable read'")
+    if not conn.autocommit:
+        conn.commit()  # a reader's connection sets its transactions read-only next, outside one
 
 
 #: SQLSTATE of a missing privilege, whose HINT says which one ("Must be superuser to create this extension").
