@@ -69,6 +69,36 @@ def mariadb(home: Path, options: Sequence[str] = ()) -> Iterator[DatabaseConfig]
         server.wait(timeout=60)
 
 
+@contextlib.contextmanager
+def mariadb_replication(home: Path, replica_options: Sequence[str] = ()) -> Iterator[tuple[DatabaseConfig,
+                                                                                         DatabaseConfig]]:
+    """A private MariaDB primary writing a binary log and its replica (``read_only``, run with
+    ``replica_options``), replicating from the primary's first change on: root's configurations over TCP. The
+    anonymous accounts of both are removed, so that an account made on the primary logs in to the replica."""
+    with mariadb(home / "primary", ["--server-id=1", "--log-bin=primary-bin", "--binlog-format=ROW"]) as primary, \
+            mariadb(home / "replica", ["--server-id=2", "--read-only=1", *replica_options]) as replica:
+        for server in (primary, replica):
+            mariadb_admin(server, "DELETE FROM mysql.global_priv WHERE User = ''", "FLUSH PRIVILEGES")
+        mariadb_admin(primary, "CREATE USER synco_replication@'%'",
+                      "GRANT REPLICATION SLAVE ON *.* TO synco_replication@'%'")
+        log, position = mariadb_admin(primary, "SHOW MASTER STATUS")[0][:2]
+        mariadb_admin(replica, f"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={primary.port}, "
+                               f"MASTER_USER='synco_replication', MASTER_LOG_FILE='{log}', "
+                               f"MASTER_LOG_POS={position}, MASTER_USE_GTID=no", "START SLAVE")
+        try:
+            yield primary, replica
+        finally:
+            mariadb_admin(replica, "STOP SLAVE")
+
+
+def mariadb_caught_up(primary: DatabaseConfig, replica: DatabaseConfig) -> None:
+    """Wait until the replica has applied everything the primary has logged so far."""
+    gtid = mariadb_admin(primary, "SELECT @@GLOBAL.gtid_binlog_pos")[0][0]
+    applied = mariadb_admin(replica, f"SELECT MASTER_GTID_WAIT('{gtid}', 120)")[0][0]
+    if applied != 0:
+        raise AssertionError(f"the replica did not apply the primary's changes up to {gtid}")
+
+
 def _answers(server: subprocess.Popen[bytes], port: int) -> bool:
     """Wait for the server to take connections; False when it stopped (or never answered, then stopped)."""
     import pymysql
