@@ -203,3 +203,29 @@ def test_a_standby_whose_sessions_default_to_serializable_is_read(level: str,
     assert reader is not None
     with reader:
         assert list(reader.rows("SELECT count(*) FROM t")) == [(1000,)]
+
+
+def test_a_conflict_while_the_dump_starts_says_what_to_do_too(pair: tuple[DatabaseConfig, DatabaseConfig],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A conflict with recovery while the dump takes its snapshot and its locks (many tables take a while) gave
+    the server's words alone: the dump learnt it read a standby only once it had begun."""
+    from synco_core.engines.postgresql import catalog
+
+    primary, standby = pair
+    source = _database(primary, standby, "app_starting")
+    real = catalog.read_tables
+
+    def primary_cleans_up_first(conn: psycopg.Connection[Any]) -> list[catalog.Table]:
+        # Row versions the dump's snapshot, just taken, still sees, removed on the primary and the removal replayed.
+        with _connect(primary, source.name) as other:
+            other.execute("UPDATE t SET v = v + 1")
+            other.execute("VACUUM t")
+        _caught_up(primary, standby)
+        return real(conn)
+
+    monkeypatch.setattr(catalog, "read_tables", primary_cleans_up_first)
+    with pytest.raises(DatabaseError) as raised:
+        dump_with_engine(source, io.BytesIO(), DumpOptions())
+    message = str(raised.value)
+    assert "conflict with recovery" in message and "hot standby" in message and "run the dump again" in message
+    assert "\n" not in message, message

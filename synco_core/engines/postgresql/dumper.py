@@ -158,6 +158,9 @@ class PostgresDumper:
     def dump(self, out: BinaryIO) -> DumpResult:
         conn = connect(self.database)
         self.conn = conn
+        # Known from the start (PostgreSQL 14 and later report it): a conflict with recovery may come while the
+        # snapshot and the locks are taken, before the dump asks the server (which an older one needs).
+        self.standby = conn.info.parameter_status("in_hot_standby") == "on"
         try:
             conn.execute(f"SET lock_timeout = '{LOCK_WAIT_SECONDS}s'")
             # money is written as lc_monetary says ('1.234,56 €' under de_DE) and read back the same way: in
