@@ -229,3 +229,34 @@ def test_a_conflict_while_the_dump_starts_says_what_to_do_too(pair: tuple[Databa
     message = str(raised.value)
     assert "conflict with recovery" in message and "hot standby" in message and "run the dump again" in message
     assert "\n" not in message, message
+
+
+#: Sanitising expressions the dump's read-only transaction (and a standby) refuses, or names it does not know.
+REFUSED_RULES = {
+    "nextval": ("'user' || nextval('public.ids')", "read-only transaction"),
+    "a function that writes": ("public.noted(email)", "read-only transaction"),
+    "a function that does not exist": ("public.nowhere(email)", "does not exist"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED_RULES))
+def test_a_rule_the_server_refuses_is_named_with_its_table(case: str,
+                                                            pair: tuple[DatabaseConfig, DatabaseConfig]) -> None:
+    """A sanitising rule calling nextval() or a function that writes cannot run in the dump's read-only
+    transaction, the only kind a standby has: the dump failed with the server's words alone ("cannot execute
+    nextval() in a read-only transaction"), naming neither the table nor the rule."""
+    primary, standby = pair
+    source = _database(primary, standby, f"app_rule_{sorted(REFUSED_RULES).index(case)}")
+    with _connect(primary, source.name) as conn:
+        conn.execute("CREATE SEQUENCE ids")
+        conn.execute("CREATE TABLE accounts (id int PRIMARY KEY, email text NOT NULL)")
+        conn.execute("INSERT INTO accounts VALUES (1, 'a@example.com')")
+        conn.execute("CREATE FUNCTION noted(v text) RETURNS text LANGUAGE plpgsql AS "
+                     "$$ BEGIN CREATE TEMP TABLE IF NOT EXISTS seen (v text); INSERT INTO seen VALUES (v); "
+                     "RETURN v; END $$")
+    _caught_up(primary, standby)
+    expression, said = REFUSED_RULES[case]
+    with pytest.raises(DatabaseError) as raised:
+        dump_with_engine(source, io.BytesIO(), DumpOptions(sanitize=(SanitizeRule("accounts", "email", expression),)))
+    message = str(raised.value)
+    assert "accounts.email -> " in message and said in message and "\n" not in message, message

@@ -24,7 +24,7 @@ from psycopg import pq
 from synco_core import dumpprogress
 from synco_core.engines.postgresql import copychecks, rawtext, searchpaths
 from synco_core.engines.postgresql.catalog import Quoter, Table, fetch, literal
-from synco_core.engines.postgresql.connection import drain_results, result_error
+from synco_core.engines.postgresql.connection import drain_results, one_line, result_error
 from synco_core.engines.postgresql.exclusions import ExclusionChecks
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.hashkey import new_hash_key
@@ -76,6 +76,22 @@ class DataPlan:
 
 #: The session setting holding the ``hash`` transform's key (:class:`DataPlanner`).
 HASH_KEY_SETTING = "synco.hash_key"
+
+
+def refused_rules(table: Table, sanitised: dict[str, tuple[SanitizeRule, str]], condition: str | None,
+                  exc: psycopg.Error) -> DatabaseError:
+    """One line naming the table and its rules and filter when the server refuses what they ask of it (a name it
+    does not know, a right the role lacks, a write): the server's words alone named neither. The dump reads in
+    one read-only transaction, as a hot standby allows nothing else: ``nextval()`` or a function that writes
+    fails there whatever the server."""
+    rules = [f"{table.display}.{column} -> {rule.shown()}" for column, (rule, _) in sanitised.items()]
+    if condition is not None:
+        rules.append(f"where {condition}")
+    writes = exc.sqlstate == "25006"
+    advice = ("; the dump reads in one read-only transaction (a hot standby allows no other): a rule or filter may "
+              "not write, call nextval() or a function that writes" if writes else "")
+    return DatabaseError(f"dump failed reading table {table.display} with {'; '.join(rules)}: "
+                         f"{one_line(exc)}{advice}")
 
 
 class DataPlanner:
@@ -262,9 +278,16 @@ class DataPlanner:
                 # The rows as the copy holds them, under the table's name (its constraints name its columns).
                 copied = copychecks.with_generated(self.conn, q, table, f"(SELECT {', '.join(select)} {query})")
                 probe = functools.partial(self._probe, self.table_paths.get(table.oid))
-                copychecks.check_rows(probe, self.conn, q, table, copied, sanitised)
-                copychecks.refuse_collisions(probe, self.conn, table, copied, sanitised)
-                self.exclusions.check(q, table, copied, sanitised, self.table_paths.get(table.oid))
+                try:
+                    copychecks.check_rows(probe, self.conn, q, table, copied, sanitised)
+                    copychecks.refuse_collisions(probe, self.conn, table, copied, sanitised)
+                    self.exclusions.check(q, table, copied, sanitised, self.table_paths.get(table.oid))
+                except psycopg.Error as exc:
+                    # A write refused (25006), a name unknown or a right missing (class 42): the rules' doing. Not
+                    # a lock waited for or a conflict with recovery, which say what they are.
+                    if exc.sqlstate != "25006" and not (exc.sqlstate or "").startswith("42"):
+                        raise
+                    raise refused_rules(table, sanitised, condition, exc) from exc
             plans[table.oid] = DataPlan(columns, f"COPY (SELECT {', '.join(select)} {query}) TO STDOUT", applied,
                                         False, select, query, frozenset(table_rules) & set(columns))
         rows: dict[int, str | None] = {oid: None if plan.excluded else f"(SELECT {', '.join(plan.select)} {plan.rest})"
