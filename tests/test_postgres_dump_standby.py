@@ -231,32 +231,45 @@ def test_a_conflict_while_the_dump_starts_says_what_to_do_too(pair: tuple[Databa
     assert "\n" not in message, message
 
 
-#: Sanitising expressions the dump's read-only transaction (and a standby) refuses, or names it does not know.
+#: Sanitising expressions and filters the dump's read-only transaction (and a standby) refuses, or that name what
+#: the server does not know: (rule or filter, its text, the server's words, what the message shows of it). A
+#: filter on ``accounts``, whose rows ``logins`` points at, is read first by the foreign key's check; one on
+#: ``logins`` first by its COPY.
 REFUSED_RULES = {
-    "nextval": ("'user' || nextval('public.ids')", "read-only transaction"),
-    "a function that writes": ("public.noted(email)", "read-only transaction"),
-    "a function that does not exist": ("public.nowhere(email)", "does not exist"),
+    "nextval": ("rule", "'user' || nextval('public.ids')", "read-only transaction", "accounts.email -> "),
+    "a function that writes": ("rule", "public.noted(email)", "read-only transaction", "accounts.email -> "),
+    "a function that does not exist": ("rule", "public.nowhere(email)", "does not exist", "accounts.email -> "),
+    "a filter calling nextval": ("accounts", "nextval('public.ids') > 0", "read-only transaction", "where nextval("),
+    "a filter with a function that writes": ("logins", "public.noted(note) IS NOT NULL", "read-only transaction",
+                                             "where public.noted("),
+    "a filter with a function that does not exist": ("accounts", "public.nowhere(email)", "does not exist",
+                                                     "where public.nowhere("),
 }
 
 
 @pytest.mark.parametrize("case", sorted(REFUSED_RULES))
 def test_a_rule_the_server_refuses_is_named_with_its_table(case: str,
                                                             pair: tuple[DatabaseConfig, DatabaseConfig]) -> None:
-    """A sanitising rule calling nextval() or a function that writes cannot run in the dump's read-only
-    transaction, the only kind a standby has: the dump failed with the server's words alone ("cannot execute
-    nextval() in a read-only transaction"), naming neither the table nor the rule."""
+    """A sanitising rule or a filter calling nextval() or a function that writes cannot run in the dump's
+    read-only transaction, the only kind a standby has: the dump failed with the server's words alone ("cannot
+    execute nextval() in a read-only transaction"), naming neither the rule nor the filter."""
     primary, standby = pair
     source = _database(primary, standby, f"app_rule_{sorted(REFUSED_RULES).index(case)}")
     with _connect(primary, source.name) as conn:
         conn.execute("CREATE SEQUENCE ids")
         conn.execute("CREATE TABLE accounts (id int PRIMARY KEY, email text NOT NULL)")
         conn.execute("INSERT INTO accounts VALUES (1, 'a@example.com')")
+        conn.execute("CREATE TABLE logins (id int PRIMARY KEY, account int REFERENCES accounts, note text)")
+        conn.execute("INSERT INTO logins VALUES (1, 1, 'first')")
         conn.execute("CREATE FUNCTION noted(v text) RETURNS text LANGUAGE plpgsql AS "
                      "$$ BEGIN CREATE TEMP TABLE IF NOT EXISTS seen (v text); INSERT INTO seen VALUES (v); "
                      "RETURN v; END $$")
     _caught_up(primary, standby)
-    expression, said = REFUSED_RULES[case]
+    kind, expression, said, shown = REFUSED_RULES[case]
+    options = (DumpOptions(sanitize=(SanitizeRule("accounts", "email", expression),)) if kind == "rule" else
+               DumpOptions(where={kind: expression}))
     with pytest.raises(DatabaseError) as raised:
-        dump_with_engine(source, io.BytesIO(), DumpOptions(sanitize=(SanitizeRule("accounts", "email", expression),)))
+        dump_with_engine(source, io.BytesIO(), options)
     message = str(raised.value)
-    assert "accounts.email -> " in message and said in message and "\n" not in message, message
+    assert shown in message and said in message and "\n" not in message, message
+    assert ("a rule or filter may not write" in message) == (said == "read-only transaction"), message

@@ -87,11 +87,23 @@ def refused_rules(table: Table, sanitised: dict[str, tuple[SanitizeRule, str]], 
     rules = [f"{table.display}.{column} -> {rule.shown()}" for column, (rule, _) in sanitised.items()]
     if condition is not None:
         rules.append(f"where {condition}")
-    writes = exc.sqlstate == "25006"
-    advice = ("; the dump reads in one read-only transaction (a hot standby allows no other): a rule or filter may "
-              "not write, call nextval() or a function that writes" if writes else "")
     return DatabaseError(f"dump failed reading table {table.display} with {'; '.join(rules)}: "
-                         f"{one_line(exc)}{advice}")
+                         f"{one_line(exc)}{read_only_advice(one_line(exc))}")
+
+
+def refused(exc: psycopg.Error) -> bool:
+    """Whether the server refused what a rule or filter asks of it: a write (25006), a name it does not know or
+    a right the role lacks (class 42); not a lock waited for or a conflict with recovery, which say what they are."""
+    return exc.sqlstate == "25006" or (exc.sqlstate or "").startswith("42")
+
+
+def read_only_advice(message: str) -> str:
+    """What to do about a write refused in the dump's read-only transaction (the server's ``message``: "cannot
+    execute nextval() in a read-only transaction"), as a clause; else nothing."""
+    if "in a read-only transaction" not in message:
+        return ""
+    return ("; the dump reads in one read-only transaction (a hot standby allows no other): a rule or filter may not "
+            "write, call nextval() or a function that writes")
 
 
 class DataPlanner:
@@ -283,17 +295,23 @@ class DataPlanner:
                     copychecks.refuse_collisions(probe, self.conn, table, copied, sanitised)
                     self.exclusions.check(q, table, copied, sanitised, self.table_paths.get(table.oid))
                 except psycopg.Error as exc:
-                    # A write refused (25006), a name unknown or a right missing (class 42): the rules' doing. Not
-                    # a lock waited for or a conflict with recovery, which say what they are.
-                    if exc.sqlstate != "25006" and not (exc.sqlstate or "").startswith("42"):
+                    if not refused(exc):
                         raise
                     raise refused_rules(table, sanitised, condition, exc) from exc
             plans[table.oid] = DataPlan(columns, f"COPY (SELECT {', '.join(select)} {query}) TO STDOUT", applied,
                                         False, select, query, frozenset(table_rules) & set(columns))
         rows: dict[int, str | None] = {oid: None if plan.excluded else f"(SELECT {', '.join(plan.select)} {plan.rest})"
                                        for oid, plan in plans.items()}
-        copychecks.refuse_orphans(lambda oid, query: self._probe(self.table_paths.get(oid), query), self.conn, q,
-                                  rows, filtered, rewritten, {t.oid: t.display for t in tables})
+        try:
+            copychecks.refuse_orphans(lambda oid, query: self._probe(self.table_paths.get(oid), query), self.conn, q,
+                                      rows, filtered, rewritten, {t.oid: t.display for t in tables})
+        except psycopg.Error as exc:
+            # The foreign keys are checked over the filtered and rewritten rows of both tables of each.
+            if not refused(exc):
+                raise
+            shaped = [rule for oid in {*filtered, *rewritten} if oid in plans for rule in plans[oid].rules]
+            raise DatabaseError(f"dump failed reading the rows of {'; '.join(shaped)}: {one_line(exc)}"
+                                f"{read_only_advice(one_line(exc))}") from exc
         return plans
 
     def _probe(self, path: list[str] | None, query: str) -> list[tuple[Any, ...]]:
