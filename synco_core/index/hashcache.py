@@ -22,11 +22,13 @@ are read back here as one stream instead. They are the set's public files, serve
 server already; the cache is private all the same.
 
 The cache is a binary file: a header line, then one record per file in index order (the order the serve
-walks the set), see :data:`RECORD`, each with a check of its own (a 64-bit BLAKE2b of all but the content),
-so a damaged record is never used: the cache simply ends there. A kept content is checked against the
-record's SHA-256 whenever a serve would pack it, and read from the file again when it does not match. (A
-CRC-32 was the check of the second format: damage of the polynomial's own shape, 33 bits, passed it, and
-a wrong hash went into the index, wrong bytes into a pack, at every serve after.) A serve reads the old
+walks the set), see :data:`RECORD`, each with a check of its own (a 64-bit BLAKE2b of the whole record, its
+kept content included), so a damaged record is never used: the cache simply ends there. (A CRC-32 was the
+check of the second format: damage of the polynomial's own shape, 33 bits, passed it, and a wrong hash went
+into the index, wrong bytes into a pack, at every serve after. The third format's check left the content
+out, and every kept content was hashed again with SHA-256 before it was packed: two hashes per unchanged
+file, a sixth of a re-serve's CPU in serve's walk worker. One check over the whole record guards the content
+as well as the fields, for one hash.) A serve reads the old
 cache as a stream beside its walk and writes the new one as it goes: memory holds a block of each,
 whatever the number of files. It is not compressed: contents are
 mostly compressed images already, and zstd at its fastest cost a re-serve of 300,000 small files most of
@@ -66,8 +68,8 @@ CACHE_TAG_TEXT = ("Signature: 8a477f597d28d172789f06886806bc55\n"
                   "# This folder holds synco's cache of content hashes; it can be deleted at any time.\n")
 
 #: The first line of a cache file; another first line (an older or newer format) makes the cache start empty.
-HEADER = b"synco-hash-cache 3\n"
-#: A record: the check (:func:`_check`) of all that follows it in the record but the content, the
+HEADER = b"synco-hash-cache 4\n"
+#: A record: the check (:func:`_check`) of all that follows it in the record (the content included), the
 #: fingerprint (size, mtime and ctime in nanoseconds, inode, device), the SHA-256, the path's length and
 #: the content's (0 when not kept), then the path (UTF-8, surrogate escapes for other bytes) and the
 #: content. Binary: a serve reads and writes one per file, and text fields cost three times as much.
@@ -79,7 +81,6 @@ _DIGEST = struct.Struct("<32sII")
 _RECORD_SIZE = RECORD.size
 _RECORD_UNPACK = RECORD.unpack_from
 _CHECK_SIZE = _CHECK.size
-_sha256 = hashlib.sha256
 #: Longest path a record may name (longer ones end the old cache: it is damaged).
 MAX_PATH_BYTES = 64 * 1024
 #: Bytes read from, and gathered before writing to, a cache file at a time.
@@ -233,10 +234,19 @@ def remove_stale(folder: Path, keep: Path) -> None:
 
 
 def _check(checked: bytes | memoryview) -> bytes:
-    """A record's check: 64 bits of BLAKE2b over its fields and path. Any damage passes it by chance only
-    (one in 2^64); a CRC-32 is blind to every damage that is a multiple of its polynomial. The content is
-    left out: it is checked against the record's SHA-256 when it is used, which also covers it."""
+    """A record's check: 64 bits of BLAKE2b over its fields, path and content. Any damage passes it by chance
+    only (one in 2^64); a CRC-32 is blind to every damage that is a multiple of its polynomial. It covers the
+    content too, so a kept content whose record's check holds is the content that was hashed into the record's
+    SHA-256 when it was written (:meth:`HashCache._add_record` writes only a hash made of that content)."""
     return hashlib.blake2b(checked, digest_size=_CHECK.size).digest()
+
+
+def _check_of(checked: bytes, content: bytes | None) -> bytes:
+    """:func:`_check` of a record's fields and path (``checked``) followed by ``content``, without joining them."""
+    hasher = hashlib.blake2b(checked, digest_size=_CHECK.size)
+    if content:
+        hasher.update(content)
+    return hasher.digest()
 
 
 def _fingerprint(info: os.stat_result) -> bytes:
@@ -329,7 +339,7 @@ class _OldRecords:
             raise StopIteration
         at = self._at
         raw = self._data[at:at + length]
-        if _check(memoryview(raw)[_CHECK.size:size + path_length]) != check:
+        if _check(memoryview(raw)[_CHECK.size:]) != check:
             self._end("at a damaged record")
             raise StopIteration
         name = raw[size:size + path_length].decode(errors="surrogateescape")
@@ -343,8 +353,8 @@ class _OldRecords:
 
     def take(self, path: str, name: bytes, fingerprint: bytes, size: int) -> tuple[bytes, bytes, bytes] | None:
         """(SHA-256, content, the record) when the next record is ``name``'s (``path`` encoded) with this
-        ``fingerprint`` and a content of ``size`` bytes (the file's, which the fingerprint holds) whose SHA-256
-        and check hold; it is then read. None otherwise, with nothing read: :meth:`__next__` then judges the
+        ``fingerprint`` and a content of ``size`` bytes (the file's, which the fingerprint holds) and its check
+        holds (over the content too: no SHA-256 of the content is needed); it is then read. None otherwise, with nothing read: :meth:`__next__` then judges the
         record as it always does (a damaged one ends the cache there). ``path`` must come after every path
         looked up before."""
         data, at = self._data, self._at
@@ -369,12 +379,11 @@ class _OldRecords:
         if path_length != name_length or content_length != file_size or not 0 < content_length <= MAX_CONTENT_BYTES \
                 or len(data) < end:
             return None
-        content = data[stop:end]
-        if _check(memoryview(data)[at + _CHECK_SIZE:stop]) != check or _sha256(content).digest() != digest:
+        if _check(memoryview(data)[at + _CHECK_SIZE:end]) != check:
             return None
         self.previous = path
         self._at = end
-        return digest, content, data[at:end]
+        return digest, data[stop:end], data[at:end]
 
 
 class HashCache:
@@ -642,7 +651,7 @@ class HashCache:
                             name))
         if content:
             self.budget -= len(content)
-        self._block += _check(checked)
+        self._block += _check_of(checked, content)
         self._block += checked
         if content:
             self._block += content
