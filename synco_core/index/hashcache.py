@@ -354,9 +354,9 @@ class _OldRecords:
     def take(self, path: str, name: bytes, fingerprint: bytes, size: int) -> tuple[bytes, bytes, bytes] | None:
         """(SHA-256, content, the record) when the next record is ``name``'s (``path`` encoded) with this
         ``fingerprint`` and a content of ``size`` bytes (the file's, which the fingerprint holds) and its check
-        holds (over the content too: no SHA-256 of the content is needed); it is then read. None otherwise, with nothing read: :meth:`__next__` then judges the
-        record as it always does (a damaged one ends the cache there). ``path`` must come after every path
-        looked up before."""
+        holds (over the content too: no SHA-256 of the content is needed); it is then read. None otherwise,
+        with nothing read: :meth:`__next__` then judges the record as it always does (a damaged one ends the
+        cache there). ``path`` must come after every path looked up before."""
         data, at = self._data, self._at
         name_length = len(name)
         stop = at + _RECORD_SIZE + name_length
