@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import threading
+from typing import Any
 
 from rich.console import Console
 
@@ -80,3 +81,40 @@ def test_public_files_bar_shows_bytes_rate_and_time_left() -> None:
     assert "2/4" in line and "1.5 MB" in line
     assert re.search(r"1\.5 MB  \d+(\.\d+)? [kMG]?B/s", line), line
     assert re.search(r"\d+:\d\d:\d\d", line), line
+
+
+def test_a_file_counted_costs_no_call_into_rich_and_the_bar_ends_exact() -> None:
+    """A re-sync's merge calls ``on_file`` for every current file: it only counts (rich is told when it draws,
+    ten times a second, and when the set ends), so a set of many files costs no update of the display per
+    file; the bar still ends with every file and every skipped byte, counted from several threads."""
+    buffer = io.StringIO()
+    reporter = Reporter(console=Console(file=buffer, force_terminal=True, width=120))
+    calls: list[str] = []
+    files, threads_count = 5_000, 4
+    with reporter.files_task("uploads", files * threads_count, 0) as (_on_bytes, on_file):
+        display = reporter._display
+        assert display is not None
+        for name in ("update", "advance"):
+            original = getattr(display, name)
+
+            def counted(*args: object, _original: Any = original, _name: str = name, **kwargs: object) -> None:
+                calls.append(_name)
+                _original(*args, **kwargs)
+
+            setattr(display, name, counted)
+
+        def work() -> None:
+            for _ in range(files):
+                on_file(7)
+
+        threads = [threading.Thread(target=work) for _ in range(threads_count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        task = display.tasks[-1]
+        counted_calls = len(calls)
+    # A few draws at most while the threads counted, never one per file.
+    assert counted_calls < 100, counted_calls
+    assert task.completed == files * threads_count and task.fields["skipped"] == 7 * files * threads_count
+    assert f"{files * threads_count}/{files * threads_count}" in buffer.getvalue()
