@@ -511,8 +511,9 @@ class HashCache:
         if entry is None or entry[3] is None:
             return None
         if hashlib.sha256(entry[3]).digest() != entry[2]:
-            # Damage the record's check does not cover: the file is read again, and the record is dropped
-            # (never looked up again, never copied into the new cache).
+            # A record whose check holds over a content that is not its hash's (never written so, and the check
+            # covers the content since the fourth format; kept as a second guard on this rare, parsed path): the
+            # file is read again, and the record is dropped (never looked up again, never copied).
             log.debug("hash cache %s: the content kept for %s is damaged", self.path, path)
             self._pending = None
             return None
