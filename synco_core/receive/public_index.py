@@ -31,7 +31,7 @@ from synco_core.fsutil import process_alive
 from synco_core.index.stream import IndexItem, read_index
 from synco_core.origins import UrlPolicy
 from synco_core.receive.artifact import NotAnAgeFileError, fetch_small
-from synco_core.receive.indexprocess import entries_from_process, use_process
+from synco_core.receive.indexprocess import entries_from_process, origin_of_uri, use_process
 from synco_core.receive.limits import (
     PACK_TABLE_LIMIT,
     UNDECLARED,
@@ -130,12 +130,14 @@ def open_index(transport: Transport, folder: str, file_set: WireFileSet, identit
             raise TransferError(f"{path}: unsupported compression {public.compression!r}")
         what, source = f"{path}: the content", "declared" if public.index_size_bytes is not None else UNDECLARED
         policy = UrlPolicy(getattr(transport, "base_url", None), public.url_origins)
-        raw: Iterator[IndexItem]
+        checked: Generator[IndexItem, None, None]
         summary: IndexSummary | None = None
         if use_process(public):
             key, offset = open_payload(handle, identities)
             summary = IndexSummary()
-            raw = entries_from_process(spool, key, offset, public, plain_limit, what, source, scratch, summary)
+            # The worker finds the full URLs; each origin's first is checked here (indexprocess.py).
+            checked = entries_from_process(spool, key, offset, public, plain_limit, what, source, scratch, summary,
+                                           policy.check)
         else:
             plain: Any = age.decrypt_reader(handle, identities)
             if public.compression == "zstd":
@@ -143,7 +145,7 @@ def open_index(transport: Transport, folder: str, file_set: WireFileSet, identit
             capped = CappedReader(plain, plain_limit, what, source, public.index_sha256)
             reader = io.BufferedReader(capped, READ_SIZE)
             raw = _verified(read_index(reader, public.index_format, spill_dir=scratch), capped)
-        checked = _checked(raw, policy)
+            checked = _checked(raw, policy)
         entries: Iterator[IndexItem] = checked if summary is None else SummarisedEntries(checked, summary)
         try:
             yield entries
@@ -162,7 +164,7 @@ def _checked(entries: Iterator[IndexItem], policy: UrlPolicy) -> Generator[Index
     try:
         for path, entry in entries:
             if entry.absolute:
-                origin = "/".join(entry.public_uri.split("/", 3)[:3])
+                origin = origin_of_uri(entry.public_uri)
                 if origin not in checked:
                     policy.check(entry.public_uri)
                     checked.add(origin)
