@@ -45,7 +45,7 @@ from synco_core.engines.mysql import (
 )
 from synco_core.engines.mysql.connect import connect, describe, quote_name, quote_string, where
 from synco_core.engines.mysql.dumpwriter import TableWriter, Writer
-from synco_core.engines.mysql.literals import Column
+from synco_core.engines.mysql.literals import INTEGER_TYPES, Column
 from synco_core.engines.mysql.sanitize import hash_key_statement, transform_sql
 from synco_core.engines.mysql.splitter import SIZE_HINT as SPLITTER_SIZE_HINT
 from synco_core.errors import ConfigError, DatabaseError
@@ -420,8 +420,11 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
                          if any(c.name == column and c.generated for c in table_columns)]:
             raise generated_column(generated[0])
         pk = schema.primary_key(conn, db, table_name)
+        kinds = {c.name: c.data_type for c in table_columns}
+        integer_key = all(kinds.get(c) in INTEGER_TYPES - {"year"} for c in pk)
         table_shapes = copychecks.shapes(conn, db, table_name)
-        rewrites = {column: (rule, copychecks.fitted(transform_sql(rule, pk), table_shapes[column]))
+        rewrites = {column: (rule, copychecks.fitted(transform_sql(rule, pk, integer_key=integer_key),
+                                                     table_shapes[column]))
                     for column, rule in by_column.items()}
         rules_by_table[table_name] = {column: expression for column, (_, expression) in rewrites.items()}
         if table_name in options.exclude_tables:

@@ -76,6 +76,10 @@ class DataPlan:
 
 #: The session setting holding the ``hash`` transform's key (:class:`DataPlanner`).
 HASH_KEY_SETTING = "synco.hash_key"
+#: The key types an ``email`` address is made of as they are; any other key goes in as a keyed digest.
+INTEGER_TYPES = frozenset({"smallint", "integer", "bigint"})
+#: How many hex digits of that digest the address holds (128 bits, as the MySQL and SQLite engines).
+EMAIL_DIGEST_DIGITS = 32
 
 
 def refused_rules(table: Table, sanitised: dict[str, tuple[SanitizeRule, str]], condition: str | None,
@@ -350,8 +354,19 @@ class DataPlanner:
             return f"pg_catalog.left(({column})::text, {length})"
         if transform == "email":
             key = self._primary_key(table)
-            if key:
+            types = {c.name: c.type for c in table.columns}
+            if key and all(types.get(c) in INTEGER_TYPES for c in key):
                 unique = " || '-' || ".join(f"({q(c)})::text" for c in key)
+            elif key:
+                # A key that is not a number may be the address itself (a subscribers table keyed by e-mail) or
+                # another personal value (a username): written into the address, it shipped what the rule
+                # masks. The dump's keyed digest of its values (each in hex, so that no two keys join alike)
+                # is as unique and reveals nothing.
+                parts = " || '-' || ".join(f"pg_catalog.encode(pg_catalog.convert_to(({q(c)})::text, 'UTF8'), "
+                                           "'hex')" for c in key)
+                salt = f"pg_catalog.convert_to(pg_catalog.current_setting('{HASH_KEY_SETTING}'), 'UTF8')"
+                digest = f"pg_catalog.sha256({salt} || pg_catalog.convert_to({parts}, 'UTF8'))"
+                unique = f"pg_catalog.left(pg_catalog.encode({digest}, 'hex'), {EMAIL_DIGEST_DIGITS})"
             else:
                 unique = "(pg_catalog.row_number() OVER ())::text"
             return f"CASE WHEN {column} IS NULL THEN NULL ELSE 'user' || {unique} || '@example.invalid' END"

@@ -96,6 +96,11 @@ def _hasher(encoding: str, key: str) -> Callable[[object, bytes | None], str | N
     return digest
 
 
+#: How many hex digits of the keyed digest an ``email`` address made from a ``WITHOUT ROWID`` table's key
+#: holds (128 bits, as the MySQL and PostgreSQL engines).
+EMAIL_DIGEST_DIGITS = 32
+
+
 def _row_key(conn: sqlite3.Connection, table: str) -> list[str]:
     """What tells the rows of ``table`` apart: its rowid, or a ``WITHOUT ROWID`` table's primary key columns."""
     try:
@@ -131,7 +136,14 @@ def _rule_expression(rule: SanitizeRule, key: list[str]) -> str:
                               f"got {argument!r}") from exc
     if transform == "email":
         # The rowid (the INTEGER PRIMARY KEY when the table has one) or a WITHOUT ROWID table's key is unique.
-        unique = " || '-' || ".join(key)
+        # Such a key may be the address itself (a subscribers table keyed by e-mail) or another personal value
+        # (a username): written into the address, it shipped what the rule masks. The dump's keyed digest of
+        # its values (each in hex, so that no two keys join alike) is as unique and reveals nothing.
+        if key == ["rowid"]:
+            unique = "rowid"
+        else:
+            parts = " || '-' || ".join(f"hex({part})" for part in key)
+            unique = f"substr(synco_hash(NULL, CAST({parts} AS BLOB)), 1, {EMAIL_DIGEST_DIGITS})"
         return f"CASE WHEN {column} IS NULL THEN NULL ELSE 'user' || {unique} || '@example.invalid' END"
     raise ConfigError(f"unknown sanitize transform {rule.transform!r} for {rule.table}.{rule.column}")
 
