@@ -46,6 +46,7 @@ from synco_core.engines.sqlite.ftsschema import fts_tables
 from synco_core.engines.sqlite.rulestaging import RuleStage, Staged
 from synco_core.engines.sqlite.schemacheck import first_unloadable, needs_the_application
 from synco_core.engines.sqlite.sqlscript import write_script
+from synco_core.engines.sqlite.statsamples import drop_samples
 from synco_core.engines.sqlite.triggers import triggers_taken_out
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
 from synco_core.hashkey import new_hash_key
@@ -257,6 +258,8 @@ def _apply_rules(conn: sqlite3.Connection, options: DumpOptions) -> list[str]:
     touched = [*options.exclude_tables, *options.where, *options.keep_newest, *(r.table for r in options.sanitize)]
     conn.execute("BEGIN")
     applied.extend(purge_fts_indexes(conn, touched, options.exclude_tables))
+    # And their values in the index statistics' samples (:mod:`.statsamples`).
+    applied.extend(drop_samples(conn, touched))
     conn.execute("COMMIT")
     # Rebuild the file so no page still holds a removed row or an original value.
     _vacuum_keeping_rowids(conn)
