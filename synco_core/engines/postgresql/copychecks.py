@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 
 from synco_core.engines.postgresql.catalog import Quoter, Table, fetch, server_version_num
+from synco_core.engines.postgresql.quotedvalues import error_without_value
 from synco_core.errors import ConfigError
 from synco_core.sanitizenulls import (
     always_null,
@@ -99,12 +100,12 @@ def _refused_value(probe: Probe, q: Quoter, source: str, sanitised: dict[str, tu
                    exc: psycopg.Error) -> ConfigError:
     """The rule whose value the column's type refused, found by reading each rewritten column alone (the
     server leaves the source's other columns unread)."""
-    reason = (exc.diag.message_primary or str(exc)).strip()
+    reason = error_without_value(exc, (exc.diag.message_primary or str(exc)).strip())
     for column, (rule, _) in sanitised.items():
         try:
             probe(f"SELECT pg_catalog.count({q(column)}) FROM {source}")
         except (psycopg.DataError, psycopg.IntegrityError) as each:
-            return refused_by_type(rule, (each.diag.message_primary or str(each)).strip())
+            return refused_by_type(rule, error_without_value(each, (each.diag.message_primary or str(each)).strip()))
     return refused_by_type(next(iter(sanitised.values()))[0], reason)
 
 

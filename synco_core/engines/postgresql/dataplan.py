@@ -26,6 +26,7 @@ from synco_core.engines.postgresql import copychecks, rawtext, searchpaths
 from synco_core.engines.postgresql.catalog import Quoter, Table, fetch, literal
 from synco_core.engines.postgresql.connection import drain_results, one_line, result_error
 from synco_core.engines.postgresql.exclusions import ExclusionChecks
+from synco_core.engines.postgresql.quotedvalues import result_sqlstate, without_value
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.hashkey import new_hash_key
 from synco_core.sanitizenulls import generated_column
@@ -391,7 +392,7 @@ def copy_out(pgconn: pq.abc.PGconn, query: str, sinks: Iterable[Any]) -> int:
     targets = list(sinks)
     result = pgconn.exec_(rawtext.to_bytes(query))
     if result.status != pq.ExecStatus.COPY_OUT:
-        raise DatabaseError(f"COPY failed: {result_error(result, pgconn)}")
+        raise DatabaseError(f"COPY failed: {without_value(result_error(result, pgconn), result_sqlstate(result))}")
     rows = 0
     block = bytearray()
     while True:
@@ -416,5 +417,6 @@ def copy_out(pgconn: pq.abc.PGconn, query: str, sinks: Iterable[Any]) -> int:
             sink(block)
     failed = drain_results(pgconn)
     if failed is not None:
-        raise DatabaseError(f"COPY failed: {result_error(failed, pgconn)}")
+        # A filter's or rule's expression a row's value fails quotes that value (:mod:`.quotedvalues`).
+        raise DatabaseError(f"COPY failed: {without_value(result_error(failed, pgconn), result_sqlstate(failed))}")
     return rows

@@ -52,6 +52,7 @@ from synco_core.engines.postgresql.catalog import USER_SCHEMA, Quoter, Table, fe
 from synco_core.engines.postgresql.connection import connect, one_line, where
 from synco_core.engines.postgresql.dataplan import DataPlan, DataPlanner, copy_out, read_only_advice
 from synco_core.engines.postgresql.objects import Key, Node, Registry, SchemaObject, unless_error
+from synco_core.engines.postgresql.quotedvalues import error_without_value
 from synco_core.engines.postgresql.schema import Schema, under_path
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.values import DatabaseConfig, DumpOptions, DumpResult, TableManifest
@@ -569,11 +570,15 @@ class PostgresDumper:
             rows += len(wide)
         except (DatabaseError, psycopg.Error) as exc:
             # libpq's text alone ("server closed the connection") does not say which dump broke.
-            text = str(exc) if isinstance(exc, DatabaseError) else one_line(exc)
+            text = str(exc) if isinstance(exc, DatabaseError) else error_without_value(exc, one_line(exc))
             # The rules and filter shaping the rows may be what the server refused (the COPY is their first read).
             shaped = f" (read with {'; '.join(plan.rules)})" if plan.rules else ""
-            raise DatabaseError(f"dump of PostgreSQL database {where(self.database)} failed while copying "
-                                f"{display}{shaped}: {text}{read_only_advice(text)}") from exc
+            failure = DatabaseError(f"dump of PostgreSQL database {where(self.database)} failed while copying "
+                                    f"{display}{shaped}: {text}{read_only_advice(text)}")
+            # The driver's exception, which --debug shows chained, quotes a value a data exception fails on.
+            if isinstance(exc, psycopg.DataError):
+                raise failure from None
+            raise failure from exc
         # The block has been written straight to the output; a pending heading was flushed by w.sql above.
         w.sql("\\.\n\n")
         return rows, hasher.hexdigest()

@@ -26,6 +26,7 @@ import psycopg
 from synco_core.engines.postgresql import searchpaths
 from synco_core.engines.postgresql.catalog import Quoter, Table, fetch
 from synco_core.engines.postgresql.connection import one_line
+from synco_core.engines.postgresql.quotedvalues import error_without_value
 from synco_core.errors import DatabaseError
 from synco_core.sanitizenulls import breaks_exclusion
 from synco_core.values import SanitizeRule
@@ -84,12 +85,13 @@ class ExclusionChecks:
             except (psycopg.errors.ExclusionViolation, psycopg.DataError) as exc:
                 # A conflict, or a value the constraint's expressions refuse (a range whose bounds the rule
                 # turned round): either fails the load's index build.
-                reason = "" if isinstance(exc, psycopg.errors.ExclusionViolation) else f" ({one_line(exc)})"
+                reason = ("" if isinstance(exc, psycopg.errors.ExclusionViolation)
+                          else f" ({error_without_value(exc, one_line(exc))})")
                 raise breaks_exclusion(rule, table.display, name, definition, reason) from None
             except psycopg.Error as exc:
                 log.warning("the exclusion constraint %s of %s is not checked against sanitize rule %s (%s): a load "
                             "refuses the copy if the rule makes two rows conflict", name, table.display,
-                            rule.describe(), one_line(exc))
+                            rule.describe(), error_without_value(exc, one_line(exc)))
             finally:
                 second.execute("ROLLBACK TO SAVEPOINT synco_exclusion; RELEASE SAVEPOINT synco_exclusion")
 
