@@ -19,6 +19,7 @@ from test_sanitize_constraints import rows_of
 
 from synco_core import DumpOptions, SanitizeRule
 from synco_core.engines.dispatch import dump_with_engine
+from synco_core.errors import ConfigError
 from synco_core.testing.services import database_from_script, install_into_empty_copy
 
 ENGINES = ["postgresql", "mysql", "sqlite"]
@@ -69,3 +70,18 @@ def test_email_addresses_hold_nothing_of_a_key_that_is_not_a_number(
         assert not any(secret in address for secret in SECRETS), address
     assert len(set(masked)) == len(masked)
     assert rows_of(engine, target, "SELECT email FROM users") == [("user1@example.invalid",)]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("length", ["-3", "-1"])
+def test_a_negative_truncate_is_refused_on_every_engine(engine: str, length: str, tmp_path: Path,
+                                                        request: pytest.FixtureRequest) -> None:
+    """``truncate:-3`` from a plugin (``.synco.yml`` refuses it when read): MySQL refused it, PostgreSQL's
+    ``left(value, -3)`` shipped all but the last three characters, SQLite's ``substr`` an empty string."""
+    source = database_from_script(engine, [f"CREATE TABLE users (id {ID[engine]}, phone VARCHAR(40))",
+                                           "INSERT INTO users (phone) VALUES ('+49 30 1234567')"],
+                                  request, tmp_path / "source.db")
+    options = DumpOptions(sanitize=(SanitizeRule("users", "phone", transform=f"truncate:{length}"),))
+    with pytest.raises(ConfigError, match=r"^sanitize rule for users\.phone: truncate length must be >= 0$"), \
+            (tmp_path / "dump").open("wb") as out:
+        dump_with_engine(source, out, options)

@@ -352,6 +352,9 @@ class DataPlanner:
             except ValueError as exc:
                 raise ConfigError(f"sanitize rule for {rule.table}.{rule.column}: truncate needs a number, "
                                   f"got {argument!r}") from exc
+            if length < 0:
+                # left() with a negative length keeps all but that many characters: nearly the whole value.
+                raise ConfigError(f"sanitize rule for {rule.table}.{rule.column}: truncate length must be >= 0")
             return f"pg_catalog.left(({column})::text, {length})"
         if transform == "email":
             key = self._primary_key(table)

@@ -131,10 +131,14 @@ def _rule_expression(rule: SanitizeRule, key: list[str]) -> str:
                 f"CASE WHEN {text} THEN CAST({column} AS BLOB) END)")
     if transform == "truncate":
         try:
-            return f"substr({column}, 1, {int(argument)})"
+            length = int(argument)
         except ValueError as exc:
             raise ConfigError(f"sanitize rule for {rule.table}.{rule.column}: truncate needs a number, "
                               f"got {argument!r}") from exc
+        if length < 0:
+            # As the MySQL and PostgreSQL engines refuse it (PostgreSQL's left() would keep nearly everything).
+            raise ConfigError(f"sanitize rule for {rule.table}.{rule.column}: truncate length must be >= 0")
+        return f"substr({column}, 1, {length})"
     if transform == "email":
         # The rowid (the INTEGER PRIMARY KEY when the table has one) or a WITHOUT ROWID table's key is unique.
         # Such a key may be the address itself (a subscribers table keyed by e-mail) or another personal value
