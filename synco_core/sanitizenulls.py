@@ -46,15 +46,40 @@ def null_into_not_null(rule: SanitizeRule) -> ConfigError:
                        "that is never NULL)")
 
 
-def may_collide(rule: SanitizeRule, bounded: bool = False) -> bool:
+#: The longest value of the ``hash`` transform: SHA-256 in hex.
+HASH_LENGTH = 64
+#: The longest ``email`` address made of one integer key column ('user', a BIGINT's 20 characters,
+#: '@example.invalid'), of 32 hex digits of a digest, or of MySQL's UUID: a key column more adds 21.
+EMAIL_LENGTH = 4 + 32 + 16
+
+
+def longest_mask(rule: SanitizeRule, key_columns: int = 1) -> int | None:
+    """The most characters ``email`` or ``hash`` gives on a table whose primary key has ``key_columns``
+    columns; None for any other rule, whose values may be of any length."""
+    if rule.transform is None:
+        return None
+    name = rule.transform.partition(":")[0].strip().lower()
+    if name == "hash":
+        return HASH_LENGTH
+    if name == "email":
+        return max(EMAIL_LENGTH, 4 + 21 * key_columns - 1 + 16)
+    return None
+
+
+def may_collide(rule: SanitizeRule, limit: int | None = None, key_columns: int = 1) -> bool:
     """The rule may give two rows the same value where they had different ones: ``fixed:``, ``truncate:``, or
     an expression of the user's (``email`` is built from the row's key, ``hash`` keeps values apart, ``null``
-    gives NULL, which a unique key takes any number of). In a ``bounded`` column (``VARCHAR(n)``, ``CHAR(n)``)
-    the value is cut to its length, and an ``email`` or ``hash`` cut short may meet another."""
+    gives NULL, which a unique key takes any number of). A value longer than ``limit`` characters (a
+    ``VARCHAR(n)`` or ``CHAR(n)`` column's length, a MySQL index's prefix) is cut to it, and an ``email`` or
+    ``hash`` cut short may meet another; one that always fits cannot (a ``GROUP BY`` over every copied row
+    of a table of a million was most of a sanitised dump's time on the server)."""
     if rule.transform is None:
         return not always_null(rule)
     name = rule.transform.partition(":")[0].strip().lower()
-    return name in ("fixed", "truncate") or (bounded and name in ("email", "hash"))
+    if name in ("fixed", "truncate"):
+        return True
+    longest = longest_mask(rule, key_columns)
+    return longest is not None and limit is not None and limit < longest
 
 
 def same_key_twice(rule: SanitizeRule, table: str, key: list[str], index: str = "") -> ConfigError:

@@ -179,21 +179,34 @@ def refuse_collisions(conn: Any, db: str, table: str, copied: str, rules: dict[s
     reads it) the row end is grouped by too, whether information_schema names it in the key (declared period
     columns) or not (the hidden ``row_end``). Without it only current rows are read, whose row ends are all
     alike: the key is the rest."""
-    colliding = {column for column, (rule, _) in rules.items() if may_collide(rule, table_shapes[column].bounded)}
-    if not colliding:
-        return
     keys: dict[str, list[tuple[str, int | None]]] = {}
     for index, column, part in schema.query(conn, "SELECT INDEX_NAME, COLUMN_NAME, SUB_PART FROM "
                                                   "information_schema.STATISTICS WHERE TABLE_SCHEMA=%s AND "
                                                   "TABLE_NAME=%s AND NON_UNIQUE=0 ORDER BY INDEX_NAME, SEQ_IN_INDEX",
                                             (db, table)):
         keys.setdefault(schema.text(index), []).append((schema.text(column), int(part) if part else None))
+    key_columns = len(keys.get("PRIMARY", []))
+
+    def limit(column: str, part: int | None) -> int | None:
+        """What the column, or an index's prefix of it, cuts a value to."""
+        shape = table_shapes[column]
+        lengths = [n for n in (shape.length if shape.bounded else None, part) if n is not None]
+        return min(lengths) if lengths else None
+
+    # A prefix of a column in a unique index cuts its values for that index alone.
+    colliding = {column for column, (rule, _) in rules.items()
+                 if may_collide(rule, limit(column, None), key_columns)
+                 or any(may_collide(rule, limit(column, part), key_columns)
+                        for key in keys.values() for name, part in key if name == column)}
+    if not colliding:
+        return
     # A generated column computed from a rewritten one may take one value twice too.
     computed = {column for column, shape in table_shapes.items() if shape.computed}
     periods = {column for column, shape in table_shapes.items() if shape.period}
     row_end = next((column.name for column in columns if column.period == "end"), None)
     for index, key in keys.items():
-        named = [column for column, _ in key if column in colliding]
+        named = [column for column, part in key
+                 if column in colliding and may_collide(rules[column][0], limit(column, part), key_columns)]
         if not named and any(column in computed for column, _ in key):
             named = sorted(colliding)
         if not named:

@@ -420,8 +420,8 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
                          if any(c.name == column and c.generated for c in table_columns)]:
             raise generated_column(generated[0])
         pk = schema.primary_key(conn, db, table_name)
-        kinds = {c.name: c.data_type for c in table_columns}
-        integer_key = all(kinds.get(c) in INTEGER_TYPES - {"year"} for c in pk)
+        column_types = {c.name: c.data_type for c in table_columns}
+        integer_key = all(column_types.get(c) in INTEGER_TYPES - {"year"} for c in pk)
         table_shapes = copychecks.shapes(conn, db, table_name)
         rewrites = {column: (rule, copychecks.fitted(transform_sql(rule, pk, integer_key=integer_key),
                                                      table_shapes[column]))

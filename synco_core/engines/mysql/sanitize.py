@@ -1,9 +1,10 @@
 """Sanitising rules turned into SQL expressions evaluated inside the dump's SELECT.
 
 A rule either carries its own SQL ``expression`` or names a transform: ``null``, ``email`` (a unique
-address per row, built from an integer primary key, else from the dump's keyed digest of the key), ``fixed:<value>``, ``hash`` (SHA-256 hex of the dump's key
-followed by the value, see :mod:`synco_core.hashkey`) or ``truncate:<n>``. The expression replaces the
-column in the SELECT, so the original value never leaves the server.
+address per row, built from an integer primary key, else from the dump's keyed digest of the key),
+``fixed:<value>``, ``hash`` (SHA-256 hex of the dump's key followed by the value, see
+:mod:`synco_core.hashkey`) or ``truncate:<n>``. The expression replaces the column in the SELECT, so the
+original value never leaves the server.
 """
 
 from __future__ import annotations

@@ -34,11 +34,21 @@ from synco_core.values import SanitizeRule
 Probe = Callable[[str], list[tuple[Any, ...]]]
 
 
-def bounded(column_type: str) -> bool:
-    """The type cuts a longer value (``character varying(20)``, ``character(2)``, ``bit varying(8)``): an
-    ``email`` or ``hash`` cut to it may give two rows one value."""
-    return column_type.endswith(")") and column_type.split("(")[0] in (
-        "character varying", "character", "bit varying", "bit")
+def length_limit(column_type: str) -> int | None:
+    """The length a type cuts a longer value to (``character varying(20)``, ``character(2)``, ``bit
+    varying(8)``), None for a type that cuts nothing: an ``email`` or ``hash`` cut to it may give two rows one
+    value."""
+    name, _, rest = column_type.partition("(")
+    if name not in ("character varying", "character", "bit varying", "bit") or not rest.endswith(")"):
+        return None
+    return int(rest[:-1]) if rest[:-1].isdigit() else None
+
+
+def _key_columns(conn: psycopg.Connection[Any], table: Table) -> int:
+    """How many columns the table's primary key has (an ``email`` address is made of them)."""
+    rows = fetch(conn, "SELECT i.indnkeyatts FROM pg_catalog.pg_index i WHERE i.indrelid = %s AND i.indisprimary",
+                 (table.oid,))
+    return int(rows[0][0]) if rows else 0
 
 
 def with_generated(conn: psycopg.Connection[Any], q: Quoter, table: Table, rows: str) -> str:
@@ -114,7 +124,9 @@ def refuse_collisions(probe: Probe, conn: psycopg.Connection[Any], table: Table,
     """Stop on a rule giving two copied rows one key of a unique index of ``table``: over columns or
     expressions, partial or not, as the copy would hold the values."""
     types = {c.name: c.type for c in table.columns}
-    colliding = {column for column, (rule, _) in sanitised.items() if may_collide(rule, bounded(types[column]))}
+    limits = {column: length_limit(types[column]) for column in sanitised}
+    key_columns = _key_columns(conn, table) if any(limits.values()) else 0
+    colliding = {column for column, (rule, _) in sanitised.items() if may_collide(rule, limits[column], key_columns)}
     if not colliding:
         return
     generated = {c.name for c in table.columns if c.generated}
