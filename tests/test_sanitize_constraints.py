@@ -338,11 +338,22 @@ CASES = {
          "full_name VARCHAR(41) GENERATED ALWAYS AS (CONCAT(first, ' ', last)) STORED)",
          "INSERT INTO people (id, first, last) VALUES (1, 'Ann', 'Real')"],
         DumpOptions(sanitize=(rule("people", "full_name", "fixed:Demo"),)),
-        refused={engine: ["people.full_name -> fixed:Demo", "generated column"] for engine in ("postgresql", "mysql")},
-        engines=("postgresql", "mysql"),
-        own={"postgresql": ["CREATE TABLE people (id INT PRIMARY KEY, first TEXT, last TEXT, "
-                            "full_name TEXT GENERATED ALWAYS AS (first || ' ' || last) STORED)",
-                            "INSERT INTO people (id, first, last) VALUES (1, 'Ann', 'Real')"]}),
+        refused={engine: ["people.full_name -> fixed:Demo", "generated column"] for engine in ENGINES},
+        # SQLite's copy named the column unknown (its columns as table_info lists them leave generated ones out).
+        own={engine: ["CREATE TABLE people (id INT PRIMARY KEY, first TEXT, last TEXT, "
+                      "full_name TEXT GENERATED ALWAYS AS (first || ' ' || last) STORED)",
+                      "INSERT INTO people (id, first, last) VALUES (1, 'Ann', 'Real')"]
+             for engine in ("postgresql", "sqlite")}),
+    "virtual generated column": Case(
+        ["CREATE TABLE people (id INT PRIMARY KEY, first VARCHAR(20), last VARCHAR(20), "
+         "full_name VARCHAR(41) GENERATED ALWAYS AS (CONCAT(first, ' ', last)) VIRTUAL)",
+         "INSERT INTO people (id, first, last) VALUES (1, 'Ann', 'Real')"],
+        DumpOptions(sanitize=(rule("people", "FULL_NAME", "fixed:Demo"),)),
+        refused={engine: ["people.full_name -> fixed:Demo", "generated column"] for engine in ("mysql", "sqlite")},
+        engines=("mysql", "sqlite"),
+        own={"sqlite": ["CREATE TABLE people (id INT PRIMARY KEY, first TEXT, last TEXT, "
+                        "full_name TEXT GENERATED ALWAYS AS (first || ' ' || last) VIRTUAL)",
+                        "INSERT INTO people (id, first, last) VALUES (1, 'Ann', 'Real')"]}),
 }
 
 

@@ -18,6 +18,7 @@ run without parameters: ``%``, ``{}``, quotes and backslashes keep their SQL mea
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -51,7 +52,7 @@ from synco_core.engines.sqlite.triggers import triggers_taken_out
 from synco_core.errors import ConfigError, DatabaseError, SyncoError
 from synco_core.hashkey import new_hash_key
 from synco_core.nospace import ELSEWHERE, NoSpaceError, no_space, sqlite_full, temporary_folder
-from synco_core.sanitizenulls import orphan_rows
+from synco_core.sanitizenulls import generated_column, orphan_rows
 from synco_core.scratch import temporary_scratch
 from synco_core.tablenames import with_columns_resolved, with_tables_resolved
 from synco_core.values import (
@@ -190,6 +191,13 @@ def _apply_rules(conn: sqlite3.Connection, options: DumpOptions) -> list[str]:
         applied.append(f"{table}: only the newest {int(count)} rows by {column}")
     by_table: dict[str, dict[str, SanitizeRule]] = {}
     for rule in options.sanitize:
+        generated = [str(row[1]) for row in conn.execute(f"PRAGMA table_xinfo({quote(rule.table)})")
+                     if int(row[6]) in (2, 3) and str(row[1]).lower() == rule.column.lower()
+                     ] if rule.table in tables and rule.column not in tables[rule.table] else []
+        if generated:
+            # A generated column is not among the table's columns (``table_info``): it was named "unknown",
+            # where the MySQL and PostgreSQL engines say what it is and what to sanitise instead.
+            raise generated_column(dataclasses.replace(rule, column=generated[0]))
         check(rule.table, "the sanitize rules", rule.column)
         by_table.setdefault(rule.table, {})[rule.column] = rule
         causes.append((f"sanitize rule {rule.describe()}", rule.table))
