@@ -126,7 +126,7 @@ def test_row_format_fetches_large_columns_raw_and_skips_generated() -> None:
 
 def test_transforms() -> None:
     def sql(transform: str, pk: tuple[str, ...] = ("id",)) -> str:
-        return transform_sql(SanitizeRule("users", "email", transform=transform), pk, integer_key=True)
+        return transform_sql(SanitizeRule("users", "email", transform=transform), pk, raw_key=True)
 
     assert sql("null") == "NULL"
     assert "CONCAT('user',`id`,'@example.invalid')" in sql("email")
@@ -137,7 +137,7 @@ def test_transforms() -> None:
     assert sql("truncate:5") == "LEFT(`email`,5)"
     with pytest.raises(ConfigError, match="unknown transform 'rot13'"):
         sql("rot13")
-    assert transform_sql(SanitizeRule("t", "c", expression="LOWER(c)"), (), integer_key=True) == "LOWER(c)"
+    assert transform_sql(SanitizeRule("t", "c", expression="LOWER(c)"), (), raw_key=True) == "LOWER(c)"
 
 
 def test_quoting() -> None:

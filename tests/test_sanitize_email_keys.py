@@ -5,8 +5,9 @@ The transform makes a unique address per row from the primary key. It wrote the 
 as they were: a subscribers table keyed by the address itself shipped ``useralice@real.example@example.invalid``,
 and a profiles table keyed by a username shipped the username in every address, whatever rule masked it. A
 composite text key joined with '-' gave ('a-b', 'c') and ('a', 'b-c') one address, which the load of a unique
-index refused after the download. Now a key that is not all integers goes in as the dump's keyed digest; an
-integer key is kept as it was (``user42@example.invalid``, the same in every dump).
+index refused after the download. Now a key a rule masks, or a text key of several columns, goes in as the
+dump's keyed digest; an integer key, or one column no rule masks (a Neos account's UUID, which the copy holds
+anyway), is kept as it was (``user42@example.invalid``, the same in every dump).
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ SCRIPT = [
     # An integer key: the address it gave before, the same in every dump.
     "CREATE TABLE users (id {id}, email VARCHAR(120))",
     "INSERT INTO users (email) VALUES ('carol@real.example')",
+    # A text key no rule masks (Neos's accounts): the copy holds it anyway, and so does the address.
+    "CREATE TABLE accounts (persistence_object_identifier VARCHAR(40) NOT NULL PRIMARY KEY, "
+    "accountidentifier VARCHAR(120)){without}",
+    "INSERT INTO accounts VALUES ('acc1', 'dave@real.example')",
 ]
 
 
@@ -56,7 +61,8 @@ def test_email_addresses_hold_nothing_of_a_key_that_is_not_a_number(
         SanitizeRule("profiles", "username", transform="hash"),
         SanitizeRule("profiles", "email", transform="email"),
         SanitizeRule("contacts", "email", transform="email"),
-        SanitizeRule("users", "email", transform="email")))
+        SanitizeRule("users", "email", transform="email"),
+        SanitizeRule("accounts", "accountidentifier", transform="email")))
     dump = tmp_path / "dump"
     with dump.open("wb") as out:
         result = dump_with_engine(source, out, options)
@@ -70,6 +76,7 @@ def test_email_addresses_hold_nothing_of_a_key_that_is_not_a_number(
         assert not any(secret in address for secret in SECRETS), address
     assert len(set(masked)) == len(masked)
     assert rows_of(engine, target, "SELECT email FROM users") == [("user1@example.invalid",)]
+    assert rows_of(engine, target, "SELECT accountidentifier FROM accounts") == [("useracc1@example.invalid",)]
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -421,9 +421,12 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
             raise generated_column(generated[0])
         pk = schema.primary_key(conn, db, table_name)
         column_types = {c.name: c.data_type for c in table_columns}
-        integer_key = all(column_types.get(c) in INTEGER_TYPES - {"year"} for c in pk)
+        # A key no rule masks may go into an ``email`` address as it is (the copy holds it anyway) when it
+        # is one column, or integers only (text parts joined with '-' may join alike).
+        raw_key = (all(column_types.get(c) in INTEGER_TYPES - {"year"} for c in pk)
+                   or (len(pk) == 1 and pk[0] not in by_column))
         table_shapes = copychecks.shapes(conn, db, table_name)
-        rewrites = {column: (rule, copychecks.fitted(transform_sql(rule, pk, integer_key=integer_key),
+        rewrites = {column: (rule, copychecks.fitted(transform_sql(rule, pk, raw_key=raw_key),
                                                      table_shapes[column]))
                     for column, rule in by_column.items()}
         rules_by_table[table_name] = {column: expression for column, (_, expression) in rewrites.items()}

@@ -1,7 +1,7 @@
 """Sanitising rules turned into SQL expressions evaluated inside the dump's SELECT.
 
 A rule either carries its own SQL ``expression`` or names a transform: ``null``, ``email`` (a unique
-address per row, built from an integer primary key, else from the dump's keyed digest of the key),
+address per row, built from the primary key, or from the dump's keyed digest of a key a rule masks),
 ``fixed:<value>``, ``hash`` (SHA-256 hex of the dump's key followed by the value, see
 :mod:`synco_core.hashkey`) or ``truncate:<n>``. The expression replaces the column in the SELECT, so the
 original value never leaves the server.
@@ -34,9 +34,10 @@ def hash_key_statement(hash_key: str) -> str:
 EMAIL_DIGEST_DIGITS = 32
 
 
-def transform_sql(rule: SanitizeRule, primary_key: Sequence[str], *, integer_key: bool) -> str:
-    """The SQL expression for ``rule`` on a table with the given primary key columns (``integer_key``: all of
-    them integers); the ``hash`` transform reads the dump's key from the session (:func:`hash_key_statement`)."""
+def transform_sql(rule: SanitizeRule, primary_key: Sequence[str], *, raw_key: bool) -> str:
+    """The SQL expression for ``rule`` on a table with the given primary key columns (``raw_key``: their values
+    may go into an ``email`` address as they are); the ``hash`` transform reads the dump's key from the session
+    (:func:`hash_key_statement`)."""
     if not rule.transform:
         if not rule.expression.strip():
             raise ConfigError(f"sanitize rule for {rule.table}.{rule.column} has neither an expression nor a transform")
@@ -47,16 +48,16 @@ def transform_sql(rule: SanitizeRule, primary_key: Sequence[str], *, integer_key
     if name == "null":
         return "NULL"
     if name == "email":
-        if primary_key and integer_key:
+        if primary_key and raw_key:
             key = ",".join(quote_name(c) for c in primary_key)
             # CONCAT_WS keeps composite keys unique ('1-2' vs '12'); the key, not the address, is used
             # so that nothing derived from the original address is published.
             unique = f"CONCAT_WS('-',{key})" if len(primary_key) > 1 else key
         elif primary_key:
-            # A key that is not a number may be the address itself (a subscribers table keyed by e-mail) or
-            # another personal value (a username): written into the address, it shipped what the rule masks.
-            # The dump's keyed digest of its values (each in hex, so that no two keys join alike) is as
-            # unique and reveals nothing.
+            # A key a rule masks may be the address itself (a subscribers table keyed by e-mail) or another
+            # personal value (a username): written into the address, it shipped what the rules mask; text keys
+            # of several columns joined with '-' may join alike. The dump's keyed digest of the key's values
+            # (each in hex) is as unique and reveals nothing.
             key = ",".join(f"HEX({quote_name(c)})" for c in primary_key)
             digest = f"SHA2(CONCAT(CAST({HASH_KEY_VARIABLE} AS BINARY),CONCAT_WS('-',{key})),256)"
             unique = f"LEFT({digest},{EMAIL_DIGEST_DIGITS})"

@@ -254,7 +254,7 @@ class DataPlanner:
                     # The cast makes the rewritten value fit the column (a hash into varchar(20) is cut
                     # to 20 characters) and fails here, on the source, when it cannot fit at all.
                     described = next(c for c in table.columns if c.name == column)
-                    value = f"CAST(({self.rule_expression(table, found)}\n) AS {described.type})"
+                    value = f"CAST(({self.rule_expression(table, found, set(table_rules))}\n) AS {described.type})"
                     select.append(f"{value} AS {q(column)}")
                     sanitised[column] = (found, value)
                     applied.append(f"{table.display}.{column} -> {found.shown()}")
@@ -325,7 +325,9 @@ class DataPlanner:
             searchpaths.read_under(self.conn, path)
             return fetch(self.conn, query)
 
-    def rule_expression(self, table: Table, rule: SanitizeRule) -> str:
+    def rule_expression(self, table: Table, rule: SanitizeRule, masked: set[str] | None = None) -> str:
+        """The SQL giving ``rule``'s values on ``table``, whose columns ``masked`` (default: the rule's own)
+        the rules rewrite."""
         q = self.quote
         if rule.transform is None:
             if not rule.expression.strip():
@@ -359,13 +361,15 @@ class DataPlanner:
         if transform == "email":
             key = self._primary_key(table)
             types = {c.name: c.type for c in table.columns}
-            if key and all(types.get(c) in INTEGER_TYPES for c in key):
+            if key and (all(types.get(c) in INTEGER_TYPES for c in key)
+                        or (len(key) == 1 and key[0] not in (masked or {rule.column}))):
                 unique = " || '-' || ".join(f"({q(c)})::text" for c in key)
             elif key:
-                # A key that is not a number may be the address itself (a subscribers table keyed by e-mail) or
-                # another personal value (a username): written into the address, it shipped what the rule
-                # masks. The dump's keyed digest of its values (each in hex, so that no two keys join alike)
-                # is as unique and reveals nothing.
+                # A key a rule masks may be the address itself (a subscribers table keyed by e-mail) or another
+                # personal value (a username): written into the address, it shipped what the rules mask; text
+                # keys of several columns joined with '-' may join alike. The dump's keyed digest of the key's
+                # values (each in hex) is as unique and reveals nothing. A key no rule masks is in the copy
+                # anyway (a Neos account's UUID): the address keeps it, the same in every dump.
                 parts = " || '-' || ".join(f"pg_catalog.encode(pg_catalog.convert_to(({q(c)})::text, 'UTF8'), "
                                            "'hex')" for c in key)
                 salt = f"pg_catalog.convert_to(pg_catalog.current_setting('{HASH_KEY_SETTING}'), 'UTF8')"

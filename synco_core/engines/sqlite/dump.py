@@ -114,7 +114,9 @@ def _row_key(conn: sqlite3.Connection, table: str) -> list[str]:
         return [quote(name) for _, name in columns]
 
 
-def _rule_expression(rule: SanitizeRule, key: list[str]) -> str:
+def _rule_expression(rule: SanitizeRule, key: list[str], masked: set[str] | None = None) -> str:
+    """The SQL giving ``rule``'s values on a table whose rows ``key`` tells apart and whose columns ``masked``
+    (default: the rule's own) the rules rewrite."""
     if rule.transform is None:
         if not rule.expression.strip():
             raise ConfigError(f"sanitize rule for {rule.table}.{rule.column} has neither an expression nor a transform")
@@ -142,11 +144,12 @@ def _rule_expression(rule: SanitizeRule, key: list[str]) -> str:
         return f"substr({column}, 1, {length})"
     if transform == "email":
         # The rowid (the INTEGER PRIMARY KEY when the table has one) or a WITHOUT ROWID table's key is unique.
-        # Such a key may be the address itself (a subscribers table keyed by e-mail) or another personal value
-        # (a username): written into the address, it shipped what the rule masks. The dump's keyed digest of
-        # its values (each in hex, so that no two keys join alike) is as unique and reveals nothing.
-        if key == ["rowid"]:
-            unique = "rowid"
+        # A key a rule masks may be the address itself (a subscribers table keyed by e-mail) or another personal
+        # value (a username): written into the address, it shipped what the rules mask; text keys of several
+        # columns joined with '-' may join alike. The dump's keyed digest of the key's values (each in hex) is
+        # as unique and reveals nothing. A key no rule masks is in the copy anyway: the address keeps it.
+        if key == ["rowid"] or (len(key) == 1 and key[0] not in {quote(c) for c in (masked or {rule.column})}):
+            unique = key[0]
         else:
             parts = " || '-' || ".join(f"hex({part})" for part in key)
             unique = f"substr(synco_hash(NULL, CAST({parts} AS BLOB)), 1, {EMAIL_DIGEST_DIGITS})"
@@ -231,7 +234,7 @@ def _apply_rules(conn: sqlite3.Connection, options: DumpOptions) -> list[str]:
             if table in excluded:
                 continue
             key = staged[table].key
-            values = [(column, _rule_expression(rule, key)) for column, rule in rules.items()]
+            values = [(column, _rule_expression(rule, key, set(rules))) for column, rule in rules.items()]
             try:
                 stage.compute(staged[table], values)
             except sqlite3.Error as exc:
