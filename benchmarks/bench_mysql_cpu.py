@@ -35,6 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import bench_mysql
+import common
 from bench_mysql import HOST, KEY_ROWS, PORT, USER, admin, generate_keyed, key_database
 
 from synco_core import age
@@ -51,32 +52,17 @@ class Usage:
         return [c + s for c, s in zip(self.client, self.server, strict=True)]
 
 
-def _on_core(tid: int) -> float | None:
-    """Seconds the thread ``tid`` has spent on a core, None once it is gone."""
-    try:
-        with open(f"/proc/{tid}/schedstat") as fh:
-            return int(fh.read().split()[0]) / 1e9
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def _watch(database: str, stop: threading.Event, seen: dict[int, list[float]]) -> None:
     """Record, for each server thread serving a connection to ``database``, its first and last reading."""
     conn = admin()
     try:
         with conn.cursor() as cur:
-            while not stop.is_set():
+            def threads() -> list[int]:
                 cur.execute("SELECT TID FROM information_schema.PROCESSLIST WHERE DB = %s AND ID <> CONNECTION_ID()",
                             (database,))
-                for (tid,) in cur.fetchall():
-                    now = _on_core(int(tid))
-                    if now is None:
-                        continue
-                    if tid in seen:
-                        seen[tid][1] = now
-                    else:
-                        seen[tid] = [now, now]
-                time.sleep(0.01)
+                return [int(tid) for (tid,) in cur.fetchall()]
+
+            common.record_tasks(threads, stop, seen)
     finally:
         conn.close()
 
@@ -96,10 +82,7 @@ def run(command: list[str] | str, database: str, env: dict[str, str] | None = No
     watcher.join()
     if proc.returncode != 0:
         raise RuntimeError(f"dump failed ({proc.returncode}): {command}")
-    server = 0.0
-    for tid, (first, last) in seen.items():
-        final = _on_core(tid)
-        server += (final if final is not None and final >= last else last) - first
+    server = common.recorded_cpu_seconds(seen)
     return usage.ru_utime + usage.ru_stime, server, wall
 
 

@@ -158,15 +158,6 @@ class Usage:
     peak_mb: float = 0.0
 
 
-def _on_core(task: int) -> float | None:
-    """Seconds the process or thread ``task`` has spent on a core, None once it is gone."""
-    try:
-        with open(f"/proc/{task}/schedstat") as fh:
-            return int(fh.read().split()[0]) / 1e9
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def _server_tasks(engine: str, database: str) -> tuple[object, str] | None:
     """A connection and the query listing the server's processes or threads serving ``database``."""
     if engine == "postgresql":
@@ -188,20 +179,17 @@ def _watch(engine: str, database: str, stop: threading.Event, seen: dict[int, li
     if found is None:
         return
     conn, query = found
-    try:
-        while not stop.is_set():
-            cur = conn.cursor()  # type: ignore[attr-defined]
+
+    def tasks() -> list[int]:
+        cur = conn.cursor()  # type: ignore[attr-defined]
+        try:
             cur.execute(query, (database,))
-            for (task,) in cur.fetchall():
-                now = _on_core(int(task))
-                if now is None:
-                    continue
-                if task in seen:
-                    seen[task][1] = now
-                else:
-                    seen[task] = [now, now]
+            return [int(task) for (task,) in cur.fetchall()]
+        finally:
             cur.close()
-            time.sleep(0.01)
+
+    try:
+        common.record_tasks(tasks, stop, seen)
     finally:
         conn.close()  # type: ignore[attr-defined]
 
@@ -227,10 +215,7 @@ def run(command: list[str], engine: str, database: str, usage: Usage) -> None:
     watcher.join()
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"dump failed: {command}")
-    server = 0.0
-    for task, (first, last) in seen.items():
-        final = _on_core(task)
-        server += (final if final is not None and final >= last else last) - first
+    server = common.recorded_cpu_seconds(seen)
     usage.client.append(rusage.ru_utime + rusage.ru_stime)
     usage.server.append(server)
     usage.wall.append(wall)

@@ -79,6 +79,36 @@ def machine_cpu_seconds() -> float:
 last_cpu_seconds = 0.0
 
 
+
+def task_cpu_seconds(task: int) -> float | None:
+    """Seconds the process or thread ``task`` has spent on a core (``/proc/<task>/schedstat``), None once gone."""
+    try:
+        with open(f"/proc/{task}/schedstat") as fh:
+            return int(fh.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def record_tasks(list_tasks: Callable[[], Sequence[int]], stop: threading.Event,
+                 seen: dict[int, list[float]]) -> None:
+    """Every 10 ms until ``stop`` is set: for each server process or thread ``list_tasks`` names, its first
+    reading (its baseline: a pooled thread carries what it did before) and its last, into ``seen``."""
+    while not stop.is_set():
+        for task in list_tasks():
+            now = task_cpu_seconds(int(task))
+            if now is not None:
+                seen.setdefault(int(task), [now, now])[1] = now
+        time.sleep(0.01)
+
+
+def recorded_cpu_seconds(seen: dict[int, list[float]]) -> float:
+    """The CPU seconds the tasks of :func:`record_tasks` spent since their first reading."""
+    total = 0.0
+    for task, (first, last) in seen.items():
+        final = task_cpu_seconds(task)
+        total += (final if final is not None and final >= last else last) - first
+    return total
+
 def run_command(argv: Sequence[str] | str, *, shell: bool = False, env: dict[str, str] | None = None,
                 cwd: Path | None = None) -> tuple[float, float]:
     """Run a command to completion; return (seconds, peak RSS MB of its process tree)."""
