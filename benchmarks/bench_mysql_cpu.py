@@ -29,7 +29,6 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -39,17 +38,6 @@ import common
 from bench_mysql import HOST, KEY_ROWS, PORT, USER, admin, generate_keyed, key_database
 
 from synco_core import age
-
-
-@dataclass
-class Usage:
-    label: str
-    client: list[float] = field(default_factory=list)
-    server: list[float] = field(default_factory=list)
-    wall: list[float] = field(default_factory=list)
-
-    def total(self) -> list[float]:
-        return [c + s for c, s in zip(self.client, self.server, strict=True)]
 
 
 def _watch(database: str, stop: threading.Event, seen: dict[int, list[float]]) -> None:
@@ -103,17 +91,17 @@ def main() -> int:
     checkouts = [tuple(spec.split("=", 1)) for spec in args.synco] or [("synco", str(Path(__file__).parent.parent))]
     with tempfile.TemporaryDirectory(prefix="bench-mysql-cpu-") as work:
         recipient = age.generate_identity().recipient().to_string()
-        cases: list[tuple[Usage, list[str] | str, str, dict[str, str] | None]] = []
+        cases: list[tuple[common.ServerUsage, list[str] | str, str, dict[str, str] | None]] = []
         for shape in args.keys.split(","):
             database = key_database(shape)
             for label, checkout in checkouts:
                 script = str(Path(checkout) / "benchmarks" / "bench_mysql.py")
                 env = dict(os.environ, PYTHONPATH=checkout)
-                cases.append((Usage(f"{label}, {shape}"),
+                cases.append((common.ServerUsage(f"{label}, {shape}"),
                               [sys.executable, script, "--worker", "dump", recipient, f"{work}/out", database],
                               database, env))
             if not args.no_reference:
-                cases.append((Usage(f"mariadb-dump, {shape}"),
+                cases.append((common.ServerUsage(f"mariadb-dump, {shape}"),
                               f"mariadb-dump --host={HOST} --port={PORT} --user={USER} --single-transaction --quick "
                               f"{database} | zstd -3 -q | age -r {recipient} > {work}/ref", database, None))
         for _ in range(args.repeat):

@@ -29,7 +29,6 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -149,15 +148,6 @@ def drop(engine: str, rows: int) -> None:
             conn.close()
 
 
-@dataclass
-class Usage:
-    label: str
-    client: list[float] = field(default_factory=list)
-    server: list[float] = field(default_factory=list)
-    wall: list[float] = field(default_factory=list)
-    peak_mb: float = 0.0
-
-
 def _server_tasks(engine: str, database: str) -> tuple[object, str] | None:
     """A connection and the query listing the server's processes or threads serving ``database``."""
     if engine == "postgresql":
@@ -194,7 +184,7 @@ def _watch(engine: str, database: str, stop: threading.Event, seen: dict[int, li
         conn.close()  # type: ignore[attr-defined]
 
 
-def run(command: list[str], engine: str, database: str, usage: Usage) -> None:
+def run(command: list[str], engine: str, database: str, usage: common.ServerUsage) -> None:
     """One dump: its client CPU, server CPU, wall seconds and peak memory added to ``usage``."""
     seen: dict[int, list[float]] = {}
     stop = threading.Event()
@@ -258,7 +248,7 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="synco-bench-sanitize-") as scratch:
         folder = Path(scratch)
         out = folder / "dump.sql"
-        table: list[tuple[str, int, Usage]] = []
+        table: list[tuple[str, int, common.ServerUsage]] = []
         try:
             for engine in engines:
                 for rows in sizes:
@@ -271,7 +261,8 @@ def main(argv: list[str]) -> int:
                         name = database_name(rows)
                     else:
                         name = str(make_sqlite(rows, folder))
-                    cases = [(Usage(label), [sys.executable, __file__, "--worker", engine, name, flag, str(out)])
+                    cases = [(common.ServerUsage(label),
+                              [sys.executable, __file__, "--worker", engine, name, flag, str(out)])
                              for label, flag in (("no rules", "0"), ("sanitised", "1"))]
                     for _ in range(args.repeat):
                         for usage, command in cases:

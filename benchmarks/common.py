@@ -109,6 +109,22 @@ def recorded_cpu_seconds(seen: dict[int, list[float]]) -> float:
         total += (final if final is not None and final >= last else last) - first
     return total
 
+
+@dataclass
+class ServerUsage:
+    """What one case of a client/server benchmark cost over its runs: the client's CPU (its process tree), the
+    server's CPU (:func:`recorded_cpu_seconds`), the clock, and the client's peak memory."""
+
+    label: str
+    client: list[float] = field(default_factory=list)
+    server: list[float] = field(default_factory=list)
+    wall: list[float] = field(default_factory=list)
+    peak_mb: float = 0.0
+
+    def total(self) -> list[float]:
+        """Client plus server CPU of each run."""
+        return [c + s for c, s in zip(self.client, self.server, strict=True)]
+
 def run_command(argv: Sequence[str] | str, *, shell: bool = False, env: dict[str, str] | None = None,
                 cwd: Path | None = None) -> tuple[float, float]:
     """Run a command to completion; return (seconds, peak RSS MB of its process tree)."""
