@@ -16,7 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -203,6 +203,24 @@ def wait_listening(process: subprocess.Popen[bytes], port: int, name: str) -> st
         time.sleep(0.05)
 
 
+def start_on_free_port(start: Callable[[int], subprocess.Popen[bytes]],
+                       name: str) -> tuple[subprocess.Popen[bytes], int]:
+    """The server ``start(port)`` launches, listening on a free port of 127.0.0.1, and that port.
+
+    A port found free may be taken by another test's server before this one binds it: a few attempts, each on
+    another port; any other failure to start is raised at once."""
+    said: str | None = "no attempt"
+    for _attempt in range(5):
+        port = free_port()
+        process = start(port)
+        said = wait_listening(process, port, name)
+        if said is None:
+            return process, port
+        if "Address already in use" not in said:
+            break
+    raise RuntimeError(f"{name} did not start: {said}")
+
+
 @contextlib.contextmanager
 def run_sshd(base: Path, plugin_dir: Path, wrapper: Sequence[str] = (), listen: str = "127.0.0.1",
              settings: str = "") -> Iterator[Sshd]:
@@ -227,9 +245,8 @@ def run_sshd(base: Path, plugin_dir: Path, wrapper: Sequence[str] = (), listen: 
     remote_path = f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin"
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-    # A free port found here may be taken by another test's server before sshd binds it: a few attempts.
-    for _attempt in range(5):
-        port = free_port()
+
+    def launch(port: int) -> subprocess.Popen[bytes]:
         config.write_text(
             f"Port {port}\nListenAddress {listen}\nHostKey {host_key}\nPidFile {base / 'sshd.pid'}\n"
             f"AuthorizedKeysFile {base / 'authorized_keys'}\nStrictModes no\nPasswordAuthentication no\n"
@@ -237,15 +254,10 @@ def run_sshd(base: Path, plugin_dir: Path, wrapper: Sequence[str] = (), listen: 
             f"SetEnv PYTHONPATH={plugin_dir} TMPDIR={remote_tmp} PATH={remote_path}\n"
             "PermitUserEnvironment no\nLogLevel ERROR\n" + settings
         )
-        process = subprocess.Popen([*wrapper, binary, "-D", "-e", "-f", str(config)], stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        said = wait_listening(process, port, "sshd")
-        if said is None:
-            break
-        if "Address already in use" not in said:
-            raise RuntimeError(f"sshd did not start: {said}")
-    else:
-        raise RuntimeError(f"sshd did not start: {said}")
+        return subprocess.Popen([*wrapper, binary, "-D", "-e", "-f", str(config)], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    process, port = start_on_free_port(launch, "sshd")
     try:
         yield Sshd(port=port, key=client_key, remote_tmp=remote_tmp, plugin_dir=plugin_dir, user=user)
     finally:

@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 import pytest
 from click.testing import CliRunner
-from pull_support import free_port, wait_listening
+from pull_support import start_on_free_port
 from test_receive_chooser import _self_signed
 from test_transfer_support import (  # noqa: F401
     FixturePlugin,
@@ -349,9 +349,8 @@ def apache(root: Path, work: Path) -> Iterator[str]:
     # Run as root, Apache serves as www-data, which must be able to read the site.
     user = "User www-data\nGroup www-data\n" if os.geteuid() == 0 else ""
     loads = "".join(f"LoadModule {name}_module {modules / f'mod_{name}.so'}\n" for name in APACHE_MODULES)
-    # A free port found here may be taken by another test's server before Apache binds it: a few attempts.
-    for _attempt in range(5):
-        port = free_port()
+
+    def launch(port: int) -> subprocess.Popen[bytes]:
         (work / "httpd.conf").write_text(
             f"{loads}ServerName localhost\nListen 127.0.0.1:{port}\nPidFile {work / 'httpd.pid'}\n"
             f"DefaultRuntimeDir {work}\nErrorLog {work / 'error.log'}\n{user}TypesConfig /etc/mime.types\n"
@@ -359,15 +358,10 @@ def apache(root: Path, work: Path) -> Iterator[str]:
             f"DocumentRoot {root}\n<Directory />\n  AllowOverride None\n  Require all denied\n</Directory>\n"
             f"<Directory {root}>\n  Options FollowSymLinks\n  AllowOverride All\n  Require all granted\n"
             "</Directory>\n")
-        process = subprocess.Popen([binary, "-f", str(work / "httpd.conf"), "-DFOREGROUND"],
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        said = wait_listening(process, port, "apache")
-        if said is None:
-            break
-        if "Address already in use" not in said:
-            raise RuntimeError(f"apache did not start: {said}")
-    else:
-        raise RuntimeError(f"apache did not start: {said}")
+        return subprocess.Popen([binary, "-f", str(work / "httpd.conf"), "-DFOREGROUND"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    process, port = start_on_free_port(launch, "apache")
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:

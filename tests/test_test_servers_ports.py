@@ -83,7 +83,7 @@ def _postgresql(tmp_path: Path) -> Iterator[int]:
 
 @pytest.mark.parametrize(("start", "module", "probe"), [
     (_sshd, pull_support, "free_port"),
-    (_apache, test_receive_web_servers, "free_port"),
+    (_apache, pull_support, "free_port"),
     (_tinyproxy, test_transfer_proxy, "_free_port"),
     (_nginx, services, "free_port"),
     (_mariadb, private_servers, "free_port"),
