@@ -157,6 +157,34 @@ def _literal(value: Any) -> str:
 
 
 @contextlib.contextmanager
+def _pg_ctl_running(prefix: list[str], binaries: Path, data: Path, log: Path, settings: list[str], what: str,
+                    env: dict[str, str] | None = None) -> Iterator[DatabaseConfig]:
+    """The cluster in ``data`` started with ``pg_ctl`` on a free port of 127.0.0.1 with ``settings``, its socket
+    beside ``log``; stopped after the block."""
+    import psycopg
+
+    for _ in range(3):
+        # A port found free may be taken by another test's server before this one binds it: then another.
+        port = free_port()
+        options = " ".join([f"-p {port}", f"-k {log.parent}", "-c listen_addresses=127.0.0.1",
+                            *(f"-c {setting}" for setting in settings)])
+        started = subprocess.run([*prefix, str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log), "-o",
+                                  options, "-w", "start"], capture_output=True, check=False, env=env)
+        if started.returncode == 0:
+            break
+        if "already in use" not in log.read_text(errors="replace"):
+            unavailable(f"{what} did not start: {log.read_text(errors='replace')[-300:]}")
+    else:
+        unavailable(f"{what} found no free port: {log.read_text(errors='replace')[-300:]}")
+    try:
+        psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres").close()
+        yield DatabaseConfig(engine="postgresql", name="", user="postgres", host="127.0.0.1", port=port)
+    finally:
+        subprocess.run([*prefix, str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+                       capture_output=True, check=False)
+
+
+@contextlib.contextmanager
 def postgresql(initdb: Sequence[str] = (), settings: Sequence[str] = (),
                environment: dict[str, str] | None = None) -> Iterator[DatabaseConfig]:
     """A private PostgreSQL cluster made with ``initdb`` options (``--encoding=SQL_ASCII`` ...) and run with
@@ -166,7 +194,6 @@ def postgresql(initdb: Sequence[str] = (), settings: Sequence[str] = (),
     import shutil
     import tempfile
 
-    import psycopg
 
     binaries = Path("/usr/lib/postgresql/15/bin")
     if not (binaries / "initdb").exists():
@@ -185,32 +212,16 @@ def postgresql(initdb: Sequence[str] = (), settings: Sequence[str] = (),
         prefix = [require_tool("runuser", "util-linux"), "-u", "postgres", "--",
                   *(["env", *(f"{key}={value}" for key, value in environment.items())] if environment else [])]
     data, log = home / "data", home / "server.log"
+    # As root the environment goes through runuser's env; otherwise it is the server's own.
+    env = None if prefix else {**os.environ, **(environment or {})}
     try:
         made = subprocess.run([*prefix, str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-                               *initdb], capture_output=True, check=False,
-                              env=None if prefix else {**os.environ, **(environment or {})})
+                               *initdb], capture_output=True, check=False, env=env)
         if made.returncode != 0:
             unavailable(f"initdb failed: {made.stderr.decode(errors='replace')[-300:]}")
-        for _ in range(3):
-            # A port found free may be taken by another test's server before this one binds it: then another.
-            port = free_port()
-            options = " ".join([f"-p {port}", f"-k {home}", "-c listen_addresses=127.0.0.1",
-                                *(f"-c {setting}" for setting in settings)])
-            started = subprocess.run([*prefix, str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log), "-o",
-                                      options, "-w", "start"], capture_output=True, check=False,
-                                     env=None if prefix else {**os.environ, **(environment or {})})
-            if started.returncode == 0:
-                break
-            if "already in use" not in log.read_text(errors="replace"):
-                unavailable(f"the private PostgreSQL did not start: {log.read_text(errors='replace')[-300:]}")
-        else:
-            unavailable(f"the private PostgreSQL found no free port: {log.read_text(errors='replace')[-300:]}")
-        try:
-            psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres").close()
-            yield DatabaseConfig(engine="postgresql", name="", user="postgres", host="127.0.0.1", port=port)
-        finally:
-            subprocess.run([*prefix, str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                           capture_output=True, check=False)
+        with _pg_ctl_running(prefix, binaries, data, log, list(settings), "the private PostgreSQL",
+                             env=env) as server:
+            yield server
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
@@ -221,8 +232,6 @@ def postgresql_standby(primary: DatabaseConfig, settings: Sequence[str] = ()) ->
     one), made with ``pg_basebackup`` and run with ``settings``, in recovery until it stops."""
     import shutil
     import tempfile
-
-    import psycopg
 
     binaries = Path(require_tool("pg_basebackup", "postgresql-client")).parent
     if (Path("/usr/lib/postgresql/15/bin") / "pg_ctl").exists():
@@ -243,25 +252,9 @@ def postgresql_standby(primary: DatabaseConfig, settings: Sequence[str] = ()) ->
                                  "-c", "fast"], capture_output=True, check=False)
         if copied.returncode != 0:
             unavailable(f"pg_basebackup failed: {copied.stderr.decode(errors='replace')[-300:]}")
-        for _ in range(3):
-            # A port found free may be taken by another test's server before this one binds it: then another.
-            port = free_port()
-            options = " ".join([f"-p {port}", f"-k {home}", "-c listen_addresses=127.0.0.1", "-c hot_standby=on",
-                                *(f"-c {setting}" for setting in settings)])
-            started = subprocess.run([*prefix, str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log), "-o",
-                                      options, "-w", "start"], capture_output=True, check=False)
-            if started.returncode == 0:
-                break
-            if "already in use" not in log.read_text(errors="replace"):
-                unavailable(f"the private standby did not start: {log.read_text(errors='replace')[-300:]}")
-        else:
-            unavailable(f"the private standby found no free port: {log.read_text(errors='replace')[-300:]}")
-        try:
-            psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres").close()
-            yield DatabaseConfig(engine="postgresql", name="", user="postgres", host="127.0.0.1", port=port)
-        finally:
-            subprocess.run([*prefix, str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                           capture_output=True, check=False)
+        with _pg_ctl_running(prefix, binaries, data, log, ["hot_standby=on", *settings],
+                             "the private standby") as server:
+            yield server
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
