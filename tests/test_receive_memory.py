@@ -1,14 +1,14 @@
 """receive's memory does not grow with the number of public files (issue 16).
 
-One serve (``--keep``, web-root mode) publishes two sets of small files: one of 50,000 and one of 200,000.
+One serve (``--keep``, web-root mode) publishes two sets of small files: one of 25,000 and one of 100,000.
 Each is then received by a process of its own reading the session folder as a web root
 (:class:`DirectoryTransport`, the same code path as HTTP from the index on), and the kernel's high-water
 mark of that process (``ru_maxrss`` from ``wait4``: not sampled, so a loaded machine cannot hide a peak)
-is compared. An index held in memory costs about 1 KB per file, so holding the set would show as 150 MB
+is compared. An index held in memory costs about 1 KB per file, so holding the set would show as 75 MB
 more for the larger one; allocator noise is a few MB. The larger set is received a second time (nothing
 changed but one file touched locally): the re-sync's merge of index and folder must be flat as well, and so
 must the re-sync after it (nothing changed at all), which only walks the folder. Both sets are large enough for
-worker processes (packed files, and the larger one's index): the highest peak among them
+worker processes (packed files from 20,000, and the larger one's index from 100,000): the highest peak among them
 (``RUSAGE_CHILDREN``, reported by the receive process) must be flat too.
 """
 
@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 from test_serve_memory import FILES, PART, SLACK_MB, make_tree
+
+from synco_core.receive import indexprocess, workers
 
 RECEIVE = """
 import sys
@@ -57,6 +59,8 @@ def received(project: Path, session: str, key: str, target: Path, only: str) -> 
 
 @pytest.mark.timeout(1500)
 def test_receive_memory_is_flat_in_the_number_of_files(tmp_path: Path) -> None:
+    # Both sets take the worker processes' path (the packed files'; the larger set's index too).
+    assert PART >= workers.MIN_FILES and FILES >= indexprocess.MIN_FILES
     project = tmp_path / "project"
     make_tree(project)
     served = subprocess.run([sys.executable, "-m", "synco_core", "serve", "--keep", "--all"], cwd=project,
