@@ -34,6 +34,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from synco_forks import run_synco
 from test_mysql_support import client_argv, dump_bytes, install_bytes, query, rename_waiting
 from test_postgres_support import fingerprints, schema_dump, sequences
 
@@ -58,11 +59,15 @@ KILLED = -signal.SIGKILL
 ENVIRONMENT_VARIABLE = "SYNCO_DEBUG_KILL_AT"
 
 
-def synco(*args: str, kill_at: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``synco`` in a process of its own, killed at ``kill_at`` when given."""
+def synco(*args: str, kill_at: str | None = None, cwd: Path | None = None,
+          fresh: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run ``synco`` in a process of its own, killed at ``kill_at`` when given: forked from a helper that has
+    imported synco already (tests/synco_forks.py), or ``python -m synco_core`` started afresh."""
     env = {key: value for key, value in os.environ.items() if key != ENVIRONMENT_VARIABLE}
     if kill_at:
         env[ENVIRONMENT_VARIABLE] = kill_at
+    if not fresh:
+        return run_synco(list(args), env=env, cwd=cwd, timeout=180)
     return subprocess.run([sys.executable, "-m", "synco_core", *args], capture_output=True, text=True, env=env,
                           stdin=subprocess.DEVNULL, timeout=180, check=False, cwd=cwd)
 
@@ -232,9 +237,9 @@ def test_mysql_install_and_rollback_give_back_the_exact_content(mysql_scene: Mys
     """The base line for the crash tests: without a kill, a rollback gives back every object as it was."""
     scene = mysql_scene
     assert mysql_state(scene.target) == scene.original
-    succeeded(synco("db", "load", scene.url, str(scene.dump), "--yes"))
+    succeeded(synco("db", "load", scene.url, str(scene.dump), "--yes", fresh=True))
     assert mysql_state(scene.target) == scene.new
-    succeeded(synco("db", "rollback", scene.url, "--yes"))
+    succeeded(synco("db", "rollback", scene.url, "--yes", fresh=True))
     assert mysql_state(scene.target) == scene.original
 
 
