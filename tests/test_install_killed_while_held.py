@@ -13,12 +13,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from synco_forks import run_synco
 from test_install_journal import ENVIRONMENT_VARIABLE
 from test_install_journal_servers import ALL_ENGINES, Scene, install, rollback
 from test_install_journal_servers import make_scene as make_scene  # the fixture, by its name
@@ -61,14 +60,9 @@ def receive_install(scene: Scene, engine: str, *, kill_at: str = "", stop_at: st
         env[ENVIRONMENT_VARIABLE] = kill_at
     if stop_at:
         env[STOP_VARIABLE] = stop_at
-    proc = subprocess.Popen([sys.executable, "-c", RECEIVE_INSTALL, str(scene.project), str(scene.received), engine],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    if stop_at:
-        _pid, status = os.waitpid(proc.pid, os.WUNTRACED)
-        assert os.WIFSTOPPED(status), f"{stop_at} not reached"
-        os.kill(proc.pid, signal.SIGTERM)
-        os.kill(proc.pid, signal.SIGCONT)
-    proc.communicate(timeout=180)
+    proc = run_synco([str(scene.project), str(scene.received), engine], env=env, script=RECEIVE_INSTALL,
+                     when_stopped=(signal.SIGTERM,) if stop_at else ())
+    assert proc.stopped == bool(stop_at), f"{stop_at} not reached"
     return proc.returncode
 
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 
 import pytest
+from synco_forks import run_synco
 from test_install_journal import ENVIRONMENT_VARIABLE, INSTALL_POINTS, Scene, assert_as_before, install
 from test_install_journal import scene_fixture as scene_fixture  # the fixture, by its name
 
@@ -27,17 +27,11 @@ def stopped_by(scene: Scene, point: str, signum: int) -> subprocess.CompletedPro
     """``synco install --yes`` sent ``signum`` at ``point``."""
     env = {key: value for key, value in os.environ.items() if key not in (ENVIRONMENT_VARIABLE, STOP_VARIABLE)}
     env[STOP_VARIABLE] = point
-    proc = subprocess.Popen([sys.executable, "-m", "synco_core", "install", str(scene.received), "--project",
-                             str(scene.project), "--yes"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
-    _pid, status = os.waitpid(proc.pid, os.WUNTRACED)
-    if not os.WIFSTOPPED(status):
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    proc = run_synco(["install", str(scene.received), "--project", str(scene.project), "--yes"], env=env,
+                     when_stopped=(signum,))
+    if not proc.stopped:
         raise AssertionError(f"{point} not reached: exit {proc.returncode}")
-    os.kill(proc.pid, signum)
-    os.kill(proc.pid, signal.SIGCONT)
-    out, err = proc.communicate(timeout=180)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    return proc
 
 
 def assert_stopped_cleanly(scene: Scene, proc: subprocess.CompletedProcess[str], signum: int) -> None:
