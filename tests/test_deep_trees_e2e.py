@@ -15,12 +15,12 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from deeptrees import DEPTH, deep_folder, exists, nest, snapshot
+from synco_forks import run_synco
 from test_transfer_support import FixturePlugin, make_app, publish
 
 from synco_core.detection import detect
@@ -83,8 +83,8 @@ def _synco(*args: str, kill_at: str | None = None, cwd: Path | None = None) -> s
     env = {key: value for key, value in os.environ.items() if key != "SYNCO_DEBUG_KILL_AT"}
     if kill_at:
         env["SYNCO_DEBUG_KILL_AT"] = kill_at
-    return subprocess.run([sys.executable, "-m", "synco_core", *args], capture_output=True, text=True, env=env,
-                          stdin=subprocess.DEVNULL, timeout=600, check=False, cwd=cwd)
+    # Forked from a helper that has imported synco already (synco_forks.py): a process of its own all the same.
+    return run_synco(list(args), env=env, cwd=cwd, timeout=600)
 
 
 @pytest.mark.parametrize("point", ["files:install:kept#1", "files:install:replaced#1",

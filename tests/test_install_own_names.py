@@ -10,14 +10,15 @@ into one of those names was accepted: it replaced ``shop``'s kept copy, under an
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from synco_forks import run_synco
 
 from synco_core.testing.services import (
     mysql_admin_connection,
@@ -33,8 +34,8 @@ Server = tuple[Callable[[str], str], Callable[[str], list[str]]]
 
 
 def synco(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "synco_core", *args], capture_output=True, text=True, cwd=cwd,
-                          stdin=subprocess.DEVNULL, timeout=180, check=False)
+    """``synco`` in a process of its own, forked from a helper that has imported it already (synco_forks.py)."""
+    return run_synco(list(args), env=os.environ, cwd=cwd, timeout=180)
 
 
 def _drop_mysql(names: list[str]) -> None:
