@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from synco_forks import run_synco
 from test_receive_support import PtyProcess
 
 from synco_core.testing.services import require_module
@@ -31,8 +32,8 @@ QUESTION = "Replace this local content?"
 
 
 def synco(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*SYNCO, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120,
-                          check=False, cwd=cwd)
+    """``synco`` in a process of its own, forked from a helper that has imported it already (synco_forks.py)."""
+    return run_synco(list(args), env=os.environ, cwd=cwd, timeout=120)
 
 
 def refused(proc: subprocess.CompletedProcess[str]) -> str:
