@@ -33,7 +33,7 @@ from typing import Any
 #: The helper: reads one JSON request a line on stdin, answers each with one line (the child's pid, then its
 #: exit status as subprocess reports it: negative for a signal).
 _SERVER = r"""
-import importlib, json, os, signal, sys, traceback
+import gc, importlib, json, os, signal, sys, traceback
 from importlib.metadata import entry_points
 
 from synco_core.cli.main import main
@@ -51,6 +51,9 @@ for ep in entry_points(group=PROJECT):
     except Exception:
         pass
 
+# The children share the imported objects' pages: kept out of the collector's sweeps, which would write
+# to (and so copy) every one of them in each child.
+gc.freeze()
 requests, answers = sys.stdin.buffer, sys.stdout.buffer
 control = (0, 1)
 
