@@ -176,9 +176,11 @@ def run_cli(args: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, s
     For tests of what must never hang or fill the memory: the child is killed after ``timeout`` seconds
     (``subprocess.TimeoutExpired`` fails the test) and may use 1 GiB of address space at most, so a reader
     that runs away fails with a ``MemoryError`` instead of taking the machine with it. ``env`` defaults to
-    this process's environment, with ``SYNCO_PIPE_TIMEOUT=1`` so a named pipe's wait is short.
+    this process's environment, with ``SYNCO_PIPE_TIMEOUT=0.1`` so a named pipe's wait is short.
     """
-    environ = {**os.environ, "SYNCO_PIPE_TIMEOUT": "1"} if env is None else dict(env)
+    # A tenth of a second: the tests' pipes have no writer at all, so any wait ends the same way, and every
+    # hostile-pipe case of every plugin paid the whole wait.
+    environ = {**os.environ, "SYNCO_PIPE_TIMEOUT": "0.1"} if env is None else dict(env)
 
     def limit_memory() -> None:
         import resource
