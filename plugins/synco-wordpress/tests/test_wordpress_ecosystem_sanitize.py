@@ -10,7 +10,7 @@ is not personal stays, and the dump still loads into an empty database.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,11 +20,40 @@ from wp_support import configure, copy_site
 
 from synco_core import dump_with_engine
 from synco_core.testing import SyncoPluginManager, detect, serve_dump_options
-from synco_core.testing.services import install_into_empty_copy, mysql_admin_connection
+from synco_core.testing.services import install_into_empty_copy, mysql_admin_connection, unique_name
 
 
 def rows_of(dump: bytes) -> str:
     return "\n".join(line for line in dump.decode("utf-8", "replace").splitlines() if line.startswith("INSERT INTO"))
+
+
+@pytest.fixture(scope="module")
+def ecosystem_database() -> Iterator[Callable[[str, tuple[int, ...]], str]]:
+    """``database(prefix, sites)``: core's and the sites' tables under ``prefix``, made once per module. The
+    cases differing only in the dump's options share it: a dump only reads the database."""
+    made: dict[tuple[str, tuple[int, ...]], str] = {}
+
+    def database(prefix: str, sites: tuple[int, ...]) -> str:
+        if (prefix, sites) not in made:
+            name = unique_name()
+            conn = mysql_admin_connection()
+            with conn.cursor() as cur:
+                cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+                made[prefix, sites] = name
+                cur.execute(f"USE `{name}`")
+                create(cur, CORE, prefix)
+                for site in ("", *(f"{n}_" for n in sites)):
+                    create(cur, SITE, prefix + site)
+            conn.close()
+        return made[prefix, sites]
+
+    yield database
+    if made:
+        conn = mysql_admin_connection()
+        with conn.cursor() as cur:
+            for name in made.values():
+                cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.close()
 
 
 @pytest.mark.mysql
@@ -33,14 +62,9 @@ def rows_of(dump: bytes) -> str:
 @pytest.mark.parametrize(("prefix", "sites"), [("wp_", ()), ("shop7_", (2,))])
 def test_no_secret_or_personal_data_of_core_or_plugins_leaves(
         prefix: str, sites: tuple[int, ...], all_rows: bool, no_php: None, wordpress_manager: SyncoPluginManager,
-        tmp_path: Path, request: pytest.FixtureRequest, mysql_database_factory: Callable[[], str]) -> None:
-    database = mysql_database_factory()
-    conn = mysql_admin_connection(database)
-    with conn.cursor() as cur:
-        create(cur, CORE, prefix)
-        for site in ("", *(f"{n}_" for n in sites)):
-            create(cur, SITE, prefix + site)
-    conn.close()
+        tmp_path: Path, request: pytest.FixtureRequest,
+        ecosystem_database: Callable[[str, tuple[int, ...]], str]) -> None:
+    database = ecosystem_database(prefix, sites)
     site_dir = copy_site(tmp_path / "site")
     configure(site_dir, database, prefix=prefix)
     framework = detect(site_dir)
