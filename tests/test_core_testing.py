@@ -430,3 +430,27 @@ def test_contract_subclass_fails_for_a_plugin_not_matching_the_specs(pytester: p
     assert outcomes.get("passed", 0) == 0 and outcomes.get("failed", 0) == 0, result.stdout.str()[-3000:]
     assert outcomes.get("errors") == len(contract_tests), result.stdout.str()[-3000:]
     result.stdout.fnmatch_lines([reason])
+
+
+@pytest.mark.mysql
+def test_admin_connections_to_a_loopback_mysql_build_no_tls_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PyMySQL 1.2 builds a context with the system's CA certificates for every connection not told to go
+    without TLS: 40 ms of CPU each, thousands of times a suite run, to a loopback server."""
+    import ssl
+
+    from synco_core.testing.services import MYSQL_HOST, mysql_admin_connection
+    from synco_core.values import is_loopback_host
+
+    assert is_loopback_host(MYSQL_HOST), "the test servers are local"
+
+    def refused(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        raise AssertionError("a TLS context was built for a loopback connection")
+
+    monkeypatch.setattr(ssl, "create_default_context", refused)
+    conn = mysql_admin_connection()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1")
+            assert cur.fetchone() == (1,)
+    finally:
+        conn.close()
