@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from test_mysql_support import module_database
 
 from synco_core.dburl import parse_database_url
 from synco_core.engines.mysql.gate import StatementGate
@@ -25,20 +26,44 @@ from synco_core.engines.postgresql import gate as postgres_gate
 from synco_core.engines.postgresql.installer import install as postgres_install
 from synco_core.engines.postgresql.script import strip_comments
 from synco_core.errors import DatabaseError, SyncoError
-from synco_core.testing.services import mysql_admin_connection, mysql_url_for, postgres_url_for
+from synco_core.testing.services import (
+    PostgresDatabases,
+    mysql_admin_connection,
+    mysql_url_for,
+    postgres_url_for,
+)
 from synco_core.values import InstallOptions
 
 MYSQL_PREFIX = b"CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\n"
 
 
-@pytest.fixture
-def victim(mysql_database_factory: Callable[[], str]) -> Iterator[str]:
-    """Another database of the local server, with a table the user cares about."""
-    name = mysql_database_factory()
-    with mysql_admin_connection(name) as conn, conn.cursor() as cur:
-        cur.execute("CREATE TABLE precious (x int)")
-        cur.execute("INSERT INTO precious VALUES (42)")
-    yield name
+@pytest.fixture(scope="module")
+def victim() -> Iterator[str]:
+    """Another database of the local server, with a table the user cares about. One for the module: every
+    test only reads it (an attack that changed it fails the test that made it)."""
+    with module_database() as name:
+        with mysql_admin_connection(name) as conn, conn.cursor() as cur:
+            cur.execute("CREATE TABLE precious (x int)")
+            cur.execute("INSERT INTO precious VALUES (42)")
+        yield name
+
+
+@pytest.fixture(scope="module")
+def mysql_refusing_target() -> Iterator[str]:
+    """The database the attacks are installed into, one for the module: each install is refused, which
+    leaves it as it was, so that no test sees what another did to it."""
+    with module_database() as name:
+        yield name
+
+
+@pytest.fixture(scope="module")
+def postgres_refusing_target() -> Iterator[str]:
+    """As mysql_refusing_target: a PostgreSQL database made once, creating one costs a copy of template1."""
+    databases = PostgresDatabases()
+    try:
+        yield databases.create()
+    finally:
+        databases.drop_all()
 
 
 def _precious(victim: str) -> list[int]:
@@ -121,10 +146,9 @@ def test_mysql_gate_reads_statements_every_way_the_server_may(attack: str) -> No
 @pytest.mark.parametrize("header", [b"", b"-- synco MySQL/MariaDB dump (synco 0.1.0)\n"], ids=["script", "synco"])
 @pytest.mark.parametrize("attack", MYSQL_ATTACKS)
 def test_mysql_dump_reaches_nothing_beyond_its_database(attack: str, header: bytes, victim: str,
-                                                        mysql_database_factory: Callable[[], str],
-                                                        tmp_path: Path) -> None:
+                                                        mysql_refusing_target: str) -> None:
     """Under synco's header too, whose CREATE statements keep their comments (routine bodies as stored)."""
-    target = mysql_database_factory()
+    target = mysql_refusing_target
     user = "evil_" + uuid.uuid4().hex[:8]
     outfile = f"/tmp/synco-gate-{uuid.uuid4().hex}"
     statement = attack.format(victim=victim, user=user, outfile=outfile)
@@ -263,9 +287,8 @@ def test_postgres_gate_refuses_what_would_harm_the_server(attack: str) -> None:
 
 
 @pytest.mark.parametrize("attack", POSTGRES_ATTACKS)
-def test_postgres_dump_reaches_nothing_beyond_its_database(attack: str, postgres_database_factory:
-                                                           Callable[[], str]) -> None:
-    target = postgres_database_factory()
+def test_postgres_dump_reaches_nothing_beyond_its_database(attack: str, postgres_refusing_target: str) -> None:
+    target = postgres_refusing_target
     user = "evil_" + uuid.uuid4().hex[:8]
     outfile = f"/tmp/synco-gate-{uuid.uuid4().hex}"
     dump = POSTGRES_PREFIX + attack.format(user=user, outfile=outfile).encode() + b";\n"

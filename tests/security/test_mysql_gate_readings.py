@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from test_mysql_support import load_with_client
+from test_mysql_support import load_with_client, module_database
 
 from synco_core.dburl import parse_database_url
 from synco_core.engines.mysql import querypackets
@@ -49,12 +49,34 @@ def _victim(name: str) -> Iterator[str]:
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
-@pytest.fixture(params=["plain", "digits", "unicode"])
+@pytest.fixture(scope="module", params=["plain", "digits", "unicode"])
 def victim(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Another database of the local server: named plainly, with leading digits, and not in ASCII."""
+    """Another database of the local server: named plainly, with leading digits, and not in ASCII. One of
+    each for the module: the tests only read it (an attack that changed it fails the test that made it)."""
     suffix = uuid.uuid4().hex[:10]
     with _victim({"plain": f"myvictim_{suffix}", "digits": f"2024v{suffix}",
                   "unicode": f"café_{suffix}"}[request.param]) as name:
+        yield name
+
+
+@pytest.fixture(scope="module")
+def spelled_victims() -> Iterator[Callable[[str], str]]:
+    """The victim whose name starts with these letters, made the first time a test asks, one for the module."""
+    made: dict[str, str] = {}
+    with contextlib.ExitStack() as stack:
+        def victim(letters: str) -> str:
+            if letters not in made:
+                made[letters] = stack.enter_context(_victim(f"{letters}_{uuid.uuid4().hex[:10]}"))
+            return made[letters]
+
+        yield victim
+
+
+@pytest.fixture(scope="module")
+def refusing_target() -> Iterator[str]:
+    """The database the attacks are installed into, one for the module: each install is refused, which
+    leaves it as it was, so that no test sees what another did to it."""
+    with module_database() as name:
         yield name
 
 
@@ -90,14 +112,13 @@ ATTACKS = [
 
 
 @pytest.mark.parametrize("attack", ATTACKS)
-def test_dump_reaches_no_other_database_however_written(attack: bytes, victim: str,
-                                                        mysql_database_factory: Callable[[], str]) -> None:
+def test_dump_reaches_no_other_database_however_written(attack: bytes, victim: str, refusing_target: str) -> None:
     if victim[0].isdigit() or not victim.isascii():
         # Such names are written bare: the server reads them so, the gate must too.
         attack = attack.replace(b"`{victim}`", b"{victim}")
     dump = PREFIX + attack.replace(b"{victim}", victim.encode())
     with pytest.raises(SyncoError, match="refusing statement"):
-        _install(mysql_database_factory(), dump)
+        _install(refusing_target, dump)
     _intact(victim)
 
 
@@ -337,7 +358,7 @@ def test_a_streamed_insert_is_read_to_its_end_before_it_runs(
     """A row with a huge value is sent as the dump is read: the code after 5 MB of string is read too, and
     the statement never completes on the server when it reaches another database."""
     with mysql_admin_connection() as conn, conn.cursor() as cur:
-        cur.execute(f"CREATE FUNCTION `{victim}`.f() RETURNS int MODIFIES SQL DATA "
+        cur.execute(f"CREATE OR REPLACE FUNCTION `{victim}`.f() RETURNS int MODIFIES SQL DATA "
                     "BEGIN DELETE FROM precious; RETURN 1; END")
     target = mysql_database_factory()
     with pytest.raises(SyncoError, match="refusing statement 4 of the dump") as refused:
@@ -379,19 +400,20 @@ SPELLED_ATTACKS = [
 @pytest.mark.parametrize(("letters", "charset"), _SPELLED_ELSEWHERE)
 @pytest.mark.parametrize("attack", SPELLED_ATTACKS)
 def test_a_database_named_in_the_connections_character_set_is_still_another(
-        letters: str, charset: str, attack: bytes, mysql_database_factory: Callable[[], str]) -> None:
+        letters: str, charset: str, attack: bytes, spelled_victims: Callable[[str], str],
+        refusing_target: str) -> None:
     """``SET NAMES cp1251`` and then another database's name in cp1251's bytes: the server reads the name it
     spells, the gate read the bytes as latin-1 or UTF-8, found no database of that name, and let the dump
     drop the other database's table."""
-    with _victim(f"{letters}_{uuid.uuid4().hex[:10]}") as victim:
-        with mysql_admin_connection() as conn, conn.cursor() as cur:
-            cur.execute(f"SELECT CAST(CONVERT(%s USING {charset}) AS BINARY)", (victim,))
-            spelled = bytes(cur.fetchone()[0])
-        assert spelled != victim.encode() and b"?" not in spelled
-        dump = PREFIX + b"SET NAMES " + charset.encode() + b";\n" + attack.replace(b"{victim}", spelled)
-        with pytest.raises(SyncoError, match="refusing statement"):
-            _install(mysql_database_factory(), dump)
-        _intact(victim)
+    victim = spelled_victims(letters)
+    with mysql_admin_connection() as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT CAST(CONVERT(%s USING {charset}) AS BINARY)", (victim,))
+        spelled = bytes(cur.fetchone()[0])
+    assert spelled != victim.encode() and b"?" not in spelled
+    dump = PREFIX + b"SET NAMES " + charset.encode() + b";\n" + attack.replace(b"{victim}", spelled)
+    with pytest.raises(SyncoError, match="refusing statement"):
+        _install(refusing_target, dump)
+    _intact(victim)
 
 
 @pytest.mark.parametrize("charset", ["latin1", "cp1251"])
