@@ -40,6 +40,7 @@ from synco_core.engines.postgresql import installer, unsupported
 from synco_core.engines.postgresql.dumper import PostgresDumper
 from synco_core.errors import ConfigError, DatabaseError
 from synco_core.testing.services import (
+    PostgresDatabases,
     drop_postgres_databases,
     postgres_admin_connection,
     postgres_url_for,
@@ -196,11 +197,22 @@ def test_user_mapping_secrets_stay_out_unless_asked(fidelity_copy: tuple[str, st
     assert any("password on films_server for public" in record.getMessage() for record in caplog.records)
 
 
-def test_pagila_round_trips_through_the_cli(postgres_database_factory: Callable[[], str], tmp_path: Path,
-                                            plugin_manager: object) -> None:
+@pytest.fixture(scope="module")
+def pagila() -> Iterator[str]:
+    """A database Pagila is loaded into, once for the module: the tests only dump it."""
+    databases = PostgresDatabases()
+    try:
+        source = databases.create()
+        load_fixture(postgres_url_for(source), PAGILA)
+        yield source
+    finally:
+        databases.drop_all()
+
+
+def test_pagila_round_trips_through_the_cli(pagila: str, postgres_database_factory: Callable[[], str],
+                                            tmp_path: Path, plugin_manager: object) -> None:
     """Pagila's views call a custom aggregate; before, its dump did not load at all."""
-    source, target = postgres_database_factory(), postgres_database_factory()
-    load_fixture(postgres_url_for(source), PAGILA)
+    source, target = pagila, postgres_database_factory()
     assert "Dumped 21 tables, 46273 rows" in cli_round_trip(source, target, tmp_path / "pagila.sql")
     assert_same(source, target)
     assert rows(target, "SELECT count(*) FROM public.film_list") == [(997,)]
@@ -716,13 +728,12 @@ def test_serve_refuses_or_skips_like_db_dump(postgres_database_factory: Callable
         drop_subscription(source)
 
 
-def test_what_depends_on_a_skipped_object_is_left_out_too(postgres_database_factory: Callable[[], str],
+def test_what_depends_on_a_skipped_object_is_left_out_too(pagila: str, postgres_database_factory: Callable[[], str],
                                                           monkeypatch: pytest.MonkeyPatch,
                                                           caplog: pytest.LogCaptureFixture) -> None:
     """Were aggregates not carried, Pagila's group_concat and the three views calling it would be left out,
     named, and the rest would load."""
-    source, target = postgres_database_factory(), postgres_database_factory()
-    load_fixture(postgres_url_for(source), PAGILA)
+    source, target = pagila, postgres_database_factory()
     monkeypatch.setattr(unsupported, "REFUSED", [unsupported.Refusal("aggregates", "as a test", """
         SELECT 'pg_proc', p.oid, p.oid::regprocedure::text FROM pg_proc p
         WHERE p.prokind = 'a' AND p.oid >= 16384""")])
