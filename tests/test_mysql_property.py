@@ -92,46 +92,64 @@ def tables(draw: st.DrawFn) -> tuple[list[Kind], bool, list[tuple[Any, ...]]]:
     return kinds, keyed, rows
 
 
+Table = tuple[list[Kind], bool, list[tuple[Any, ...]]]
+#: Tables drawn per example. Each example's fixed cost (the dump's reads of the schema, the install's scratch
+#: database loaded and swapped in) dwarfs a table's: several tables, each its own case, go through one round
+#: trip, which takes each of them through the same code as a round trip of its own.
+PER_EXAMPLE = 4
+
+
 @pytest.fixture
 def databases(mysql_database_factory: Callable[[], str]) -> tuple[str, str]:
     return mysql_database_factory(), mysql_database_factory()
+
+
+def _drop_tables(cur: Any) -> None:
+    cur.execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")
+    names = [f"`{name}`" for (name,) in cur.fetchall()]
+    if names:
+        cur.execute(f"DROP TABLE {', '.join(names)}")
 
 
 def _rows(database: str, select: str) -> list[tuple[Any, ...]]:
     return sorted(query(database, select), key=repr)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                   HealthCheck.too_slow])
-@given(table=tables())
-def test_random_rows_round_trip_exactly(databases: tuple[str, str],
-                                        table: tuple[list[Kind], bool, list[tuple[Any, ...]]]) -> None:
+#: 40 tables drawn, PER_EXAMPLE to an example (the first example is hypothesis's simplest draw).
+@settings(max_examples=40 // PER_EXAMPLE + 1, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(drawn=st.lists(tables(), min_size=PER_EXAMPLE, max_size=PER_EXAMPLE))
+def test_random_rows_round_trip_exactly(databases: tuple[str, str], drawn: list[Table]) -> None:
     source, target = databases
-    kinds, keyed, rows = table
-    names = [f"c{index}" for index in range(len(kinds))]
-    columns = ", ".join(f"{name} {kind.sql}" for name, kind in zip(names, kinds, strict=True))
     conn = mysql_admin_connection(source)
     try:
         with conn.cursor() as cur:
             cur.execute("SET SESSION time_zone='+00:00', SESSION sql_mode='STRICT_ALL_TABLES'")
-            cur.execute("DROP TABLE IF EXISTS r")
-            cur.execute(f"CREATE TABLE r ({'id INT AUTO_INCREMENT PRIMARY KEY, ' if keyed else ''}{columns}) "
-                        "DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
-            placeholders = ",".join(kind.placeholder for kind in kinds)
-            if rows:
-                cur.executemany(f"INSERT INTO r ({','.join(names)}) VALUES ({placeholders})", rows)
+            _drop_tables(cur)
+            for number, (kinds, keyed, rows) in enumerate(drawn):
+                names = [f"c{index}" for index in range(len(kinds))]
+                columns = ", ".join(f"{name} {kind.sql}" for name, kind in zip(names, kinds, strict=True))
+                cur.execute(f"CREATE TABLE r{number} ({'id INT AUTO_INCREMENT PRIMARY KEY, ' if keyed else ''}"
+                            f"{columns}) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
+                placeholders = ",".join(kind.placeholder for kind in kinds)
+                if rows:
+                    cur.executemany(f"INSERT INTO r{number} ({','.join(names)}) VALUES ({placeholders})", rows)
     finally:
         conn.close()
     data, result = dump_bytes(source)
-    assert result.tables["r"].rows == len(rows)
+    for number, (kinds, _, rows) in enumerate(drawn):
+        assert result.tables[f"r{number}"].rows == len(rows), f"r{number}: {kinds}"
     install_bytes(target, data, manifest=result.tables)
-    assert _rows(target, "SELECT * FROM r") == _rows(source, "SELECT * FROM r")
-    assert query(target, "CHECKSUM TABLE r EXTENDED")[0][1] == query(source, "CHECKSUM TABLE r EXTENDED")[0][1]
-    # FLOAT read back as DOUBLE: the exact stored value, not the 6 digits the server prints by default.
-    floats = [f"CAST({name} AS DOUBLE)" for name, kind in zip(names, kinds, strict=True) if kind.sql == "FLOAT"]
-    if floats:
-        exact = f"SELECT {', '.join(floats)} FROM r"
-        assert _rows(target, exact) == _rows(source, exact)
+    for number, (kinds, keyed, _) in enumerate(drawn):
+        table, case = f"r{number}", f"r{number} (keyed: {keyed}): {[kind.sql for kind in kinds]}"
+        assert _rows(target, f"SELECT * FROM {table}") == _rows(source, f"SELECT * FROM {table}"), case
+        checksum = f"CHECKSUM TABLE {table} EXTENDED"
+        assert query(target, checksum)[0][1] == query(source, checksum)[0][1], case
+        # FLOAT read back as DOUBLE: the exact stored value, not the 6 digits the server prints by default.
+        floats = [f"CAST(c{index} AS DOUBLE)" for index, kind in enumerate(kinds) if kind.sql == "FLOAT"]
+        if floats:
+            exact = f"SELECT {', '.join(floats)} FROM {table}"
+            assert _rows(target, exact) == _rows(source, exact), case
 
 
 def test_decimal_strategy_is_exact() -> None:
@@ -172,75 +190,89 @@ def member_tables(draw: st.DrawFn) -> tuple[list[str], list[tuple[int | None, ..
     return columns, rows
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                   HealthCheck.too_slow])
-@given(table=member_tables())
-@example(table=(["c0 ENUM('','') CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"], [(2,)]))
-@example(table=(["c0 ENUM('a','A') CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"], [(2,)]))
-@example(table=(["c0 ENUM('é','e','ss','ß') CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"], [(2,), (4,), (0,)]))
-@example(table=(["c0 SET('a','A','b') CHARACTER SET latin1 COLLATE latin1_swedish_ci"], [(2,), (7,)]))
-@example(table=(["c0 ENUM('a','a ','b') CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"], [(2,), (0,), (None,)]))
-def test_enum_and_set_values_keep_their_numbers(databases: tuple[str, str],
-                                                table: tuple[list[str], list[tuple[int | None, ...]]]) -> None:
+MemberTable = tuple[list[str], list[tuple[int | None, ...]]]
+
+
+#: 30 tables drawn, PER_EXAMPLE to an example, and the tables of the bugs found before, in one example.
+@settings(max_examples=30 // PER_EXAMPLE + 1, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(drawn=st.lists(member_tables(), min_size=PER_EXAMPLE, max_size=PER_EXAMPLE))
+@example(drawn=[
+    (["c0 ENUM('','') CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"], [(2,)]),
+    (["c0 ENUM('a','A') CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"], [(2,)]),
+    (["c0 ENUM('é','e','ss','ß') CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"], [(2,), (4,), (0,)]),
+    (["c0 SET('a','A','b') CHARACTER SET latin1 COLLATE latin1_swedish_ci"], [(2,), (7,)]),
+    (["c0 ENUM('a','a ','b') CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"], [(2,), (0,), (None,)]),
+])
+def test_enum_and_set_values_keep_their_numbers(databases: tuple[str, str], drawn: list[MemberTable]) -> None:
     """Each ENUM and SET value loads as the same member numbers, whatever members the column's collation
     holds equal: its text alone would load as the first of them."""
     source, target = databases
-    columns, rows = table
-    names = [column.split(" ", 1)[0] for column in columns]
+    numbers = []
     conn = mysql_admin_connection(source)
     try:
         with conn.cursor() as cur:
             cur.execute("SET SESSION sql_mode=''")
-            cur.execute("DROP TABLE IF EXISTS m")
-            cur.execute(f"CREATE TABLE m (id INT AUTO_INCREMENT PRIMARY KEY, {', '.join(columns)})")
-            cur.executemany(f"INSERT INTO m ({','.join(names)}) VALUES ({','.join(['%s'] * len(names))})", rows)
+            _drop_tables(cur)
+            for number, (columns, rows) in enumerate(drawn):
+                names = [column.split(" ", 1)[0] for column in columns]
+                cur.execute(f"CREATE TABLE m{number} (id INT AUTO_INCREMENT PRIMARY KEY, {', '.join(columns)})")
+                cur.executemany(f"INSERT INTO m{number} ({','.join(names)}) "
+                                f"VALUES ({','.join(['%s'] * len(names))})", rows)
+                numbers.append(f"SELECT id, {', '.join(f'{name}+0, HEX({name})' for name in names)} "
+                               f"FROM m{number} ORDER BY id")
     finally:
         conn.close()
-    numbers = f"SELECT id, {', '.join(f'{name}+0, HEX({name})' for name in names)} FROM m ORDER BY id"
-    expected = query(source, numbers)
+    expected = [query(source, select) for select in numbers]
     data, result = dump_bytes(source)
     install_bytes(target, data, manifest=result.tables)
-    assert query(target, numbers) == expected
+    for (columns, _), select, before in zip(drawn, numbers, expected, strict=True):
+        assert query(target, select) == before, columns
 
 
 _NEEDLE, _REPLACEMENT = b"https://prod.example", b"http://local.test:8080"
 REWRITER = ValueRewriter(needles=(_NEEDLE,), rewrite=lambda value: value.replace(_NEEDLE, _REPLACEMENT))
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                   HealthCheck.too_slow])
-@given(table=tables(), around=st.lists(st.tuples(st.text(max_size=6), st.text(max_size=6)), min_size=6, max_size=6))
+#: 30 tables drawn, PER_EXAMPLE to an example.
+@settings(max_examples=30 // PER_EXAMPLE + 1, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(drawn=st.lists(st.tuples(tables(), st.lists(st.tuples(st.text(max_size=6), st.text(max_size=6)),
+                                                   min_size=6, max_size=6)),
+                      min_size=PER_EXAMPLE, max_size=PER_EXAMPLE))
 def test_rows_a_rewriter_changes_keep_their_other_values(
-        databases: tuple[str, str], table: tuple[list[Kind], bool, list[tuple[Any, ...]]],
-        around: list[tuple[str, str]]) -> None:
+        databases: tuple[str, str], drawn: list[tuple[Table, list[tuple[str, str]]]]) -> None:
     """A row holding a needle is taken apart, rewritten and put together again: its every other value,
     of any type, comes back exactly, and the needle is replaced wherever it is in its value."""
     source, target = databases
-    kinds, keyed, rows = table
-    names = [f"c{index}" for index in range(len(kinds))]
-    columns = ", ".join(f"{name} {kind.sql}" for name, kind in zip(names, kinds, strict=True))
-    needles = [f"{before}{_NEEDLE.decode()}{after}" for before, after in around[:len(rows)]]
     conn = mysql_admin_connection(source)
     try:
         with conn.cursor() as cur:
             cur.execute("SET SESSION time_zone='+00:00', SESSION sql_mode='STRICT_ALL_TABLES'")
-            cur.execute("DROP TABLE IF EXISTS r")
-            cur.execute(f"CREATE TABLE r ({'id INT AUTO_INCREMENT PRIMARY KEY, ' if keyed else ''}{columns}, "
-                        "url TEXT) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
-            placeholders = ",".join(kind.placeholder for kind in kinds)
-            if rows:
-                cur.executemany(f"INSERT INTO r ({','.join(names)}, url) VALUES ({placeholders}, %s)",
-                                [(*row, url) for row, url in zip(rows, needles, strict=True)])
+            _drop_tables(cur)
+            for number, ((kinds, keyed, rows), around) in enumerate(drawn):
+                names = [f"c{index}" for index in range(len(kinds))]
+                columns = ", ".join(f"{name} {kind.sql}" for name, kind in zip(names, kinds, strict=True))
+                needles = [f"{before}{_NEEDLE.decode()}{after}" for before, after in around[:len(rows)]]
+                cur.execute(f"CREATE TABLE r{number} ({'id INT AUTO_INCREMENT PRIMARY KEY, ' if keyed else ''}"
+                            f"{columns}, url TEXT) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
+                placeholders = ",".join(kind.placeholder for kind in kinds)
+                if rows:
+                    cur.executemany(f"INSERT INTO r{number} ({','.join(names)}, url) VALUES ({placeholders}, %s)",
+                                    [(*row, url) for row, url in zip(rows, needles, strict=True)])
     finally:
         conn.close()
     data, result = dump_bytes(source)
     install_bytes(target, data, manifest=result.tables, rewriter=REWRITER)
-    # FLOAT read back as DOUBLE: its exact stored value.
-    values = [f"CAST({name} AS DOUBLE)" if kind.sql == "FLOAT" else name
-              for name, kind in zip(names, kinds, strict=True)]
-    others = f"SELECT {', '.join(values)}, url FROM r"
-    expected = [(*row[:-1], row[-1].replace(_NEEDLE.decode(), _REPLACEMENT.decode())) for row in query(source, others)]
-    assert sorted(query(target, others), key=repr) == sorted(expected, key=repr)
+    for number, ((kinds, keyed, _), _) in enumerate(drawn):
+        # FLOAT read back as DOUBLE: its exact stored value.
+        values = [f"CAST(c{index} AS DOUBLE)" if kind.sql == "FLOAT" else f"c{index}"
+                  for index, kind in enumerate(kinds)]
+        others = f"SELECT {', '.join(values)}, url FROM r{number}"
+        expected = [(*row[:-1], row[-1].replace(_NEEDLE.decode(), _REPLACEMENT.decode()))
+                    for row in query(source, others)]
+        assert sorted(query(target, others), key=repr) == sorted(expected, key=repr), \
+            f"r{number} (keyed: {keyed}): {[kind.sql for kind in kinds]}"
 
 
 def test_enum_and_set_members_of_binary_columns_keep_their_numbers(databases: tuple[str, str]) -> None:
