@@ -107,7 +107,7 @@ def _answers(server: subprocess.Popen[bytes], port: int) -> bool:
         try:
             # Its own listener, not another private server's that took the port first.
             if listens(server.pid, port):
-                pymysql.connect(host="127.0.0.1", port=port, user="root").close()
+                pymysql.connect(ssl_disabled=True, host="127.0.0.1", port=port, user="root").close()
                 return True
             if server.poll() is not None:
                 return False
@@ -125,7 +125,8 @@ def mariadb_admin(server: DatabaseConfig, *statements: str) -> list[tuple[Any, .
     """Run ``statements`` as root on a private server; the rows of the last one."""
     import pymysql
 
-    conn = pymysql.connect(host=server.host, port=server.port, user="root", autocommit=True, charset="utf8mb4")
+    conn = pymysql.connect(host=server.host, port=server.port, user="root", autocommit=True, charset="utf8mb4",
+                           ssl_disabled=True)
     try:
         rows: list[tuple[Any, ...]] = []
         with conn.cursor() as cur:

@@ -127,7 +127,8 @@ def test_mysql_query_settings_are_used(mysql_user: tuple[str, str], url: str) ->
 @pytest.mark.mysql
 def test_db_dump_with_the_password_in_the_query(mysql_user: tuple[str, str], tmp_path: Path) -> None:
     user, name = mysql_user
-    conn = pymysql.connect(host=MYSQL_HOST, port=MYSQL_PORT, user=user, password=PASSWORD, database=name)
+    conn = pymysql.connect(host=MYSQL_HOST, port=MYSQL_PORT, user=user, password=PASSWORD, database=name,
+                           ssl_disabled=True)
     try:
         with conn.cursor() as cur:
             cur.execute("CREATE TABLE t (id INT PRIMARY KEY, note VARCHAR(20))")

@@ -121,7 +121,7 @@ def _peak_kib(url: str, script: Path) -> int:
 
 
 def _digest(server: DatabaseConfig, database: str) -> list[tuple[object, ...]]:
-    connection = pymysql.connect(host=server.host, port=server.port, user="root", database=database)
+    connection = pymysql.connect(ssl_disabled=True, host=server.host, port=server.port, user="root", database=database)
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT id, LENGTH(data), MD5(data) FROM t ORDER BY id")
@@ -147,7 +147,7 @@ def small_packets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database
 
 
 def _drop_test_databases(server: DatabaseConfig) -> None:
-    connection = pymysql.connect(host=server.host, port=server.port, user="root")
+    connection = pymysql.connect(ssl_disabled=True, host=server.host, port=server.port, user="root")
     try:
         with connection.cursor() as cursor:
             cursor.execute("SHOW DATABASES LIKE 'synco\\_test\\_h\\_bigstmt\\_%'")

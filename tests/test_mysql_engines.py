@@ -41,7 +41,8 @@ def on(server: DatabaseConfig, name: str) -> DatabaseConfig:
 
 
 def run(server: DatabaseConfig, *statements: str, database: str | None = None) -> list[tuple[object, ...]]:
-    conn = pymysql.connect(unix_socket=server.socket, user="root", database=database, autocommit=True)
+    conn = pymysql.connect(unix_socket=server.socket, user="root", database=database, autocommit=True,
+                           ssl_disabled=True)
     try:
         with conn.cursor() as cur:
             for statement in statements:

@@ -77,7 +77,7 @@ def test_the_check_before_the_download_and_the_load_agree_with_the_server(
     assert requires is not None and requires.max_statement_bytes == packet - below
     target = f"synco_test_h_left_{packet // MIB}_{below}"
     with mariadb_globals(laptop, max_allowed_packet=str(packet)):
-        conn = pymysql.connect(host=laptop.host, port=laptop.port, user="root")
+        conn = pymysql.connect(ssl_disabled=True, host=laptop.host, port=laptop.port, user="root")
         try:
             lacking = missing(conn, requires)
         finally:

@@ -296,7 +296,7 @@ def binlog_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database
 
 
 def _admin(root: DatabaseConfig, *statements: str) -> None:
-    conn = pymysql.connect(unix_socket=root.socket, user="root", autocommit=True)
+    conn = pymysql.connect(ssl_disabled=True, unix_socket=root.socket, user="root", autocommit=True)
     try:
         with conn.cursor() as cur:
             for statement in statements:
@@ -326,7 +326,7 @@ def test_with_a_binary_log_a_user_without_super_is_refused_before_a_swap_it_coul
     user_config = dataclasses.replace(binlog_server, user="db", password="db")
 
     def state() -> list[object]:
-        conn = pymysql.connect(unix_socket=binlog_server.socket, user="root")
+        conn = pymysql.connect(ssl_disabled=True, unix_socket=binlog_server.socket, user="root")
         try:
             with conn.cursor() as cur:
                 cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'db%' "
@@ -512,7 +512,7 @@ def test_grants_are_read_whatever_the_sessions_sql_mode(sql_mode: str,
     pattern = source[:-4].replace("_", "\\_") + "%"
     statements = [f"GRANT SELECT, TRIGGER, EXECUTE, EVENT ON `{pattern}`.* TO {{user}}"]
     with user(statements) as (name, _):
-        conn = pymysql.connect(host=config(source).host, port=config(source).port, user=name,
+        conn = pymysql.connect(ssl_disabled=True, host=config(source).host, port=config(source).port, user=name,
                                password=f"pw-{name}", database=source, autocommit=True)
         try:
             with conn.cursor() as cur:

@@ -375,7 +375,7 @@ def private_mariadb(home: Path, *options: str) -> Iterator[DatabaseConfig]:
     try:
         for _ in range(300):
             try:
-                pymysql.connect(unix_socket=socket, user="root").close()
+                pymysql.connect(ssl_disabled=True, unix_socket=socket, user="root").close()
                 break
             except pymysql.err.OperationalError:
                 if server.poll() is not None:

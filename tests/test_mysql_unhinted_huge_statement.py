@@ -62,7 +62,8 @@ def test_a_200_mb_statement_without_a_size_hint_loads_in_bounded_memory(tmp_path
         *said, last = done.stdout.strip().splitlines()
         status, peak_kib = (int(value) for value in last.split())
         assert status == 0, "\n".join(said)
-        connection = pymysql.connect(host="127.0.0.1", port=server.port, user="root", database=DATABASE)
+        connection = pymysql.connect(host="127.0.0.1", port=server.port, user="root", database=DATABASE,
+                                     ssl_disabled=True)
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT id, LENGTH(data) FROM blobs ORDER BY id")

@@ -117,7 +117,7 @@ def test_smart_transfer_mariadb(make_project: Callable[[str], Path], mysql_url: 
     db = parse_database_url(mysql_url)
     project = make_project("neos8")
     connection = pymysql.connect(host=db.host, port=db.port or 3306, user=db.user, password=db.password or "",
-                                 database=db.name, autocommit=True)
+                                 database=db.name, autocommit=True, ssl_disabled=True)
     try:
         seed(lambda sql, args: connection.cursor().execute(sql, args or None), project)
         monkeypatch.setenv("DB_HOST", db.host or "127.0.0.1")
