@@ -250,8 +250,22 @@ def test_without_a_second_connection_the_swap_fails_in_one_line_and_the_target_i
     # The ended session's reconnect races the renames (the server waits up to 5 s for it): on a loaded host the
     # renames sometimes won. Not ending it at all is the reconnect winning every time, deterministically.
     monkeypatch.setattr(installer, "_terminate", lambda admin, names: None)
+    # With nothing ended, every try meets the same session and the server waits its 5 s each time: the first
+    # try is the server's real refusal; the later ones, the same refusal without its wait, keep the tries'
+    # loop and its message.
+    rename_all = installer._rename_all
+    tries: list[int] = []
+
+    def refused_again(admin: Any, renames: list[tuple[str, str]], step: str) -> None:
+        tries.append(1)
+        if len(tries) > 1:
+            raise psycopg.errors.ObjectInUse(f"database {renames[0][0]!r} is being accessed by other users")
+        rename_all(admin, renames, step)
+
+    monkeypatch.setattr(installer, "_rename_all", refused_again)
     with ReconnectingClient(databases.url(target), "queries"), pytest.raises(DatabaseError) as failed:
         install(databases.url(target), dump)
+    assert len(tries) > 1, "the renames were tried again"
     message = str(failed.value)
     assert "\n" not in message and message.startswith(f"could not rename database '{target}': ")
     assert "('reconnecting queries', role '" in message and "pid " in message
