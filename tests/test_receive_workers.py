@@ -238,7 +238,11 @@ def test_ctrl_c_ends_the_receive_and_its_workers_at_once(tmp_path: Path, monkeyp
         assert not _worker_processes(process.pid), "no worker outlives the receive"
         assert not (target / "files").exists(), "the set's folder appears only once complete"
 
-        finished = subprocess.run([sys.executable, "-m", "synco_core", *argv], stdin=subprocess.DEVNULL,
+    # The rest at full speed, from the same files: the slow rate was only there to catch the receive at work.
+    with nginx(site / "public", tmp_path / "nginx-fast") as fast:
+        again = [fast.url if arg == server.url else arg for arg in argv]
+        assert again != argv, "the receive command names the server"
+        finished = subprocess.run([sys.executable, "-m", "synco_core", *again], stdin=subprocess.DEVNULL,
                                   capture_output=True, text=True, timeout=120)
         assert finished.returncode == 0, finished.stdout + finished.stderr
     assert tree_digest(target / "files") == tree_digest(files)
