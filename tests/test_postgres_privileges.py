@@ -17,6 +17,7 @@ from test_postgres_support import databases_like, pg_dump_plain
 
 from synco_core.dburl import parse_database_url
 from synco_core.engines.postgresql import dump_database as dump
+from synco_core.engines.postgresql import installer
 from synco_core.engines.postgresql.installer import install, rollback
 from synco_core.errors import DatabaseError
 from synco_core.testing.services import (
@@ -224,7 +225,8 @@ def test_a_pg_dump_script_giving_objects_to_other_roles_loads_owned_by_the_loadi
 
 
 def test_a_session_the_owner_may_not_end_is_named_before_the_download_and_by_the_failed_swap(
-        postgres_database_factory: Callable[[], str], app_role: str, caplog: pytest.LogCaptureFixture) -> None:
+        postgres_database_factory: Callable[[], str], app_role: str, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """A superuser's psql or GUI session open on the target: the install asked the server to end it, which
     a role that is not a superuser may not, and the whole swap failed after the load on "must be a superuser
     to terminate superuser process". Now only the sessions the role may end are ended; the preflight names
@@ -241,8 +243,22 @@ def test_a_session_the_owner_may_not_end_is_named_before_the_download_and_by_the
             assert check_install_target(database, InstallOptions()) is True
         assert (f"PostgreSQL database {target!r}: sessions the role may not end are connected (1 of role "
                 f"{POSTGRES_USER!r})") in caplog.text
-        with pytest.raises(DatabaseError) as failed:
+        # The swap tries twice before naming the sessions left; the server waits 5 s for them at each try. The
+        # first try is the server's real refusal; the second, the same session still there, the same refusal
+        # without that wait (the sessions are then read from the server, as always).
+        rename_all = installer._rename_all
+        tries: list[int] = []
+
+        def refused_again(admin: Any, renames: list[tuple[str, str]], step: str) -> None:
+            tries.append(1)
+            if len(tries) > 1:
+                raise psycopg.errors.ObjectInUse(f"database {renames[0][0]!r} is being accessed by other users")
+            rename_all(admin, renames, step)
+
+        with monkeypatch.context() as patched, pytest.raises(DatabaseError) as failed:
+            patched.setattr(installer, "_rename_all", refused_again)
             install(database, io.BytesIO(data), InstallOptions(yes=True))
+        assert len(tries) > 1, "the renames were tried again"
         assert str(failed.value) == (
             f"could not rename database {target!r}: sessions the role may not end are connected (1 of role "
             f"{POSTGRES_USER!r}): close them (a superuser's can only be closed by itself), or GRANT "
