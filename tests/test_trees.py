@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,8 +30,12 @@ from synco_core.install.plan import ReceivedSet
 from synco_core.testing.services import unavailable
 from synco_core.trees import TreeRemovalError, copy_tree, remove_tree, tree_size
 
-#: Deeper than the descriptors left by :func:`fdlimits.with_few_descriptors` and than Python's recursion limit.
-DEEP = 1100
+#: The recursion limit the deep trees are handled under (:func:`deep_handling`): lower than Python's 1,000, so
+#: that trees deeper than it and than the descriptors :func:`fdlimits.with_few_descriptors` leaves (64) are
+#: half as deep to make, copy and compare; a Python frame or a descriptor per level still fails.
+RECURSION_LIMIT = 400
+#: Deeper than the descriptors left and than :data:`RECURSION_LIMIT`.
+DEEP = 500
 
 
 @pytest.fixture
@@ -80,16 +85,26 @@ def test_a_deep_tree_is_measured_copied_and_removed_with_few_descriptors(tmp_pat
     source = tmp_path / "source"
     chain(source, DEEP)
     expected = snapshot(source)
-    size, copied = with_few_descriptors(measure_and_copy, source, tmp_path / "copy")
+    size, copied, seen = with_few_descriptors(measure_copy_and_remove, source, tmp_path / "copy")
     assert size == sum(len(kind[1]) for kind in expected.values() if kind[0] == "file")
     assert copied == sum(1 for kind in expected.values() if kind[0] != "folder")
-    assert snapshot(tmp_path / "copy") == expected
-    with_few_descriptors(remove_tree, tmp_path / "copy")
+    assert seen == expected
     assert not os.path.lexists(tmp_path / "copy")
 
 
-def measure_and_copy(source: Path, copy: Path) -> tuple[int, int]:
-    return tree_size(source), copy_tree(source, copy, shutil.copy2)
+def deep_handling() -> None:
+    """In the process of :func:`fdlimits.with_few_descriptors`, before the trees are handled."""
+    sys.setrecursionlimit(RECURSION_LIMIT)
+
+
+def measure_copy_and_remove(source: Path, copy: Path) -> tuple[int, int, dict[str, tuple[str, str | bytes]]]:
+    """The size and the copy of ``source``, what the copy held, then the copy removed: in one process (each
+    costs a start of its own)."""
+    deep_handling()
+    size, copied = tree_size(source), copy_tree(source, copy, shutil.copy2)
+    seen = snapshot(copy)
+    remove_tree(copy)
+    return size, copied, seen
 
 
 def test_installing_a_deep_set_again_and_again_with_few_descriptors(tmp_path: Path) -> None:
@@ -112,6 +127,7 @@ def test_installing_a_deep_set_again_and_again_with_few_descriptors(tmp_path: Pa
 def install_three_times(received: Path, destination: Path) -> tuple[int, list[str]]:
     """The plan's size of ``received``, then three installs of it, each replacing the one before; the names
     of the dotfiles the first install found in the tree it replaced."""
+    deep_handling()
     size = ReceivedSet("uploads", "public", received).size_bytes
     dotfiles: list[str] = []
     for attempt in range(3):
