@@ -46,58 +46,58 @@ def _caught_up(primary: DatabaseConfig, standby: DatabaseConfig) -> None:
             time.sleep(0.05)
 
 
-def test_a_standby_is_dumped_and_a_conflict_with_recovery_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
-    with postgresql() as primary:
-        with _connect(primary, "postgres") as conn:
-            conn.execute("CREATE DATABASE app")
-        with _connect(primary) as conn:
-            conn.execute("CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL)")
-            conn.execute("INSERT INTO t SELECT g, g FROM generate_series(1, 1000) g")
-        with postgresql_standby(primary, ["max_standby_streaming_delay=0"]) as standby:
-            _caught_up(primary, standby)
-            source = DatabaseConfig(engine="postgresql", name="app", user="postgres", host=standby.host,
-                                    port=standby.port)
-            assert dump_with_engine(source, io.BytesIO(), DumpOptions()).tables["t"].rows == 1000
+def test_a_standby_is_dumped_and_a_conflict_with_recovery_says_what_to_do(
+        pair: tuple[DatabaseConfig, DatabaseConfig], monkeypatch: pytest.MonkeyPatch) -> None:
+    primary, standby = pair
+    with _connect(primary, "postgres") as conn:
+        conn.execute("CREATE DATABASE conflicting")
+    with _connect(primary, "conflicting") as conn:
+        conn.execute("CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL)")
+        conn.execute("INSERT INTO t SELECT g, g FROM generate_series(1, 1000) g")
+    _caught_up(primary, standby)
+    source = DatabaseConfig(engine="postgresql", name="conflicting", user="postgres", host=standby.host,
+                            port=standby.port)
+    assert dump_with_engine(source, io.BytesIO(), DumpOptions()).tables["t"].rows == 1000
 
-            real = dumper.PostgresDumper._copy_table
+    real = dumper.PostgresDumper._copy_table
 
-            def primary_cleans_up_first(self: dumper.PostgresDumper, *args: Any, **kwargs: Any) -> Any:
-                # Row versions the dump's snapshot still sees, removed on the primary and the removal replayed.
-                with _connect(primary) as conn:
-                    conn.execute("UPDATE t SET v = v + 1")
-                    conn.execute("VACUUM t")
-                _caught_up(primary, standby)
-                return real(self, *args, **kwargs)
+    def primary_cleans_up_first(self: dumper.PostgresDumper, *args: Any, **kwargs: Any) -> Any:
+        # Row versions the dump's snapshot still sees, removed on the primary and the removal replayed.
+        with _connect(primary, "conflicting") as conn:
+            conn.execute("UPDATE t SET v = v + 1")
+            conn.execute("VACUUM t")
+        _caught_up(primary, standby)
+        return real(self, *args, **kwargs)
 
-            monkeypatch.setattr(dumper.PostgresDumper, "_copy_table", primary_cleans_up_first)
-            with pytest.raises(DatabaseError) as raised:
-                dump_with_engine(source, io.BytesIO(), DumpOptions())
+    monkeypatch.setattr(dumper.PostgresDumper, "_copy_table", primary_cleans_up_first)
+    with pytest.raises(DatabaseError) as raised:
+        dump_with_engine(source, io.BytesIO(), DumpOptions())
     message = str(raised.value)
     assert "conflict with recovery" in message and "hot standby" in message and "run the dump again" in message
     assert "hot_standby_feedback" in message and "\n" not in message
 
 
-def test_a_standby_names_the_exclusion_constraint_it_cannot_check(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_standby_names_the_exclusion_constraint_it_cannot_check(pair: tuple[DatabaseConfig, DatabaseConfig],
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
     """A rule on a column of an exclusion constraint is checked by building the constraint over the copied rows
     in a temporary table, which a standby cannot make: the dump goes on, naming the constraint in one warning
     line (a load refuses a conflicting copy, as it did before the check), and the snapshot it shares with the
     check's connection leaves the dump's own transaction as it was."""
-    with postgresql() as primary:
-        with _connect(primary, "postgres") as conn:
-            conn.execute("CREATE DATABASE app")
-        with _connect(primary) as conn:
-            conn.execute("CREATE EXTENSION btree_gist")
-            conn.execute("CREATE TABLE bookings (id SERIAL PRIMARY KEY, room INT NOT NULL, during tsrange NOT NULL, "
-                         "CONSTRAINT no_double_booking EXCLUDE USING gist (room WITH =, during WITH &&))")
-            conn.execute("INSERT INTO bookings (room, during) VALUES (1, '[2024-01-01,2024-01-03)'), "
-                         "(2, '[2024-01-02,2024-01-04)')")
-        with postgresql_standby(primary, []) as standby:
-            _caught_up(primary, standby)
-            source = DatabaseConfig(engine="postgresql", name="app", user="postgres", host=standby.host,
-                                    port=standby.port)
-            rules = DumpOptions(sanitize=(SanitizeRule("bookings", "room", transform="fixed:7"),))
-            with caplog.at_level(logging.WARNING):
-                result = dump_with_engine(source, io.BytesIO(), rules)
+    primary, standby = pair
+    with _connect(primary, "postgres") as conn:
+        conn.execute("CREATE DATABASE booked")
+    with _connect(primary, "booked") as conn:
+        conn.execute("CREATE EXTENSION btree_gist")
+        conn.execute("CREATE TABLE bookings (id SERIAL PRIMARY KEY, room INT NOT NULL, during tsrange NOT NULL, "
+                     "CONSTRAINT no_double_booking EXCLUDE USING gist (room WITH =, during WITH &&))")
+        conn.execute("INSERT INTO bookings (room, during) VALUES (1, '[2024-01-01,2024-01-03)'), "
+                     "(2, '[2024-01-02,2024-01-04)')")
+    _caught_up(primary, standby)
+    source = DatabaseConfig(engine="postgresql", name="booked", user="postgres", host=standby.host,
+                            port=standby.port)
+    rules = DumpOptions(sanitize=(SanitizeRule("bookings", "room", transform="fixed:7"),))
+    with caplog.at_level(logging.WARNING):
+        result = dump_with_engine(source, io.BytesIO(), rules)
     warnings = [record.getMessage() for record in caplog.records if "no_double_booking" in record.getMessage()]
     assert len(warnings) == 1 and "\n" not in warnings[0], caplog.text
     assert "bookings.room -> fixed:7" in warnings[0] and "read-only transaction" in warnings[0], warnings
