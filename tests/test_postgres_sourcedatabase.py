@@ -140,7 +140,7 @@ def test_an_existing_target_whose_encoding_cannot_hold_the_sources_text_becomes_
     """A LATIN1 local database and a UTF-8 source holding a character beyond LATIN1: the COPY failed, after
     the whole download. The install creates a new database anyway, and one with the target's encoding could
     not hold the text: it gets the source's, with one warning line. SQL_ASCII stores UTF-8 bytes as they are
-    and keeps its own; a source in the target's own encoding keeps it too."""
+    and keeps its own; a source in the target's own encoding keeps it too (the next test)."""
     source = created("ENCODING 'UTF8' LOCALE 'C.UTF-8' TEMPLATE template0")
     _fill(source, "CREATE TABLE t (v text PRIMARY KEY); INSERT INTO t VALUES ('café'), ('5 €'), ('日本');")
     target = created(f"ENCODING '{encoding}' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
@@ -157,7 +157,10 @@ def test_an_existing_target_whose_encoding_cannot_hold_the_sources_text_becomes_
                   for (v,) in conn.execute("SELECT v FROM t").fetchall()}
     assert values == {"café", "5 €", "日本"}
 
-    # The same encoding on both sides: the target keeps its own.
+
+def test_an_existing_target_in_the_sources_encoding_keeps_it(created: Callable[[str], str], tmp_path: Path) -> None:
+    """The same encoding on both sides: the target keeps its own (once, not with each encoding above: it
+    depends on none of them)."""
     latin = created("ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
     _fill(latin, "CREATE TABLE t (v text); INSERT INTO t VALUES ('café');")
     _dump(latin, tmp_path / "latin.sql")
