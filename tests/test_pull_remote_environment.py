@@ -10,10 +10,13 @@ server, and leaves nothing in the remote temporary folder.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
+import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pull_support import Project, make_project, remote_environment, row_count, run_synco, tree_digest
@@ -140,12 +143,18 @@ def test_pull_whose_python_is_killed_at_its_first_tick_names_the_kill(tmp_path: 
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
-#: Run by the remote synco's channel process only: spends CPU time until its soft limit (1 s) ends it.
+#: Run by the remote synco's channel process only: spends CPU time until its soft limit (1 s) ends it. In sums
+#: that hold the GIL for tens of milliseconds each, so that the channel's own work runs a few times slower than
+#: the CPU time adds up: the limit comes while the channel is at work, on a quiet machine as on a loaded one,
+#: and not after a quick channel (its bytecode compiled) has finished.
 SPENDER = """\
 import resource, sys, threading
 if "_channel" in sys.argv:
     resource.setrlimit(resource.RLIMIT_CPU, (1, 60))
-    threading.Thread(target=lambda: [0 for _ in iter(int, 1)], daemon=True).start()
+    def spend():
+        while True:
+            sum(range(1_000_000))
+    threading.Thread(target=spend, daemon=True).start()
 """
 
 
@@ -163,6 +172,30 @@ def test_pull_whose_remote_side_runs_out_of_cpu_time_names_it(tmp_path: Path, pr
     # Caught where the remote side can (it removes its session folder, and says so), killed where it cannot.
     assert "SIGXCPU: its CPU time limit (ulimit -t) ran out" in last, last
     assert list(Path(env["TMPDIR"]).iterdir()) == []
+
+
+class _LimitAtEveryWrite(io.BytesIO):
+    """The channel's output, where the soft CPU limit comes at each write: the first mid-frame, the next ones
+    while the stop is being handled (SIGXCPU comes again at each further second of CPU)."""
+
+    def write(self, data: Any) -> int:
+        os.kill(os.getpid(), signal.SIGXCPU)
+        return super().write(data)
+
+
+def test_a_channel_stopped_by_its_cpu_limit_cleans_up_and_says_so_by_its_exit_status() -> None:
+    """A frame cut by SIGXCPU leaves the client only the exit status to name the limit by (128 + SIGXCPU, as
+    docker exec and a shell report it); the signals that follow the first do not cut the clean-up short."""
+    from synco_core.pull.source import run_channel_server
+
+    kept = {signum: signal.getsignal(signum)
+            for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGXCPU)}
+    try:
+        status = run_channel_server(io.BytesIO(), _LimitAtEveryWrite())
+    finally:
+        for signum, handler in kept.items():
+            signal.signal(signum, handler)
+    assert status == 128 + signal.SIGXCPU
 
 
 @pytest.mark.parametrize(("code", "said"), [

@@ -322,7 +322,14 @@ def run_channel_server(reader: BinaryIO, writer: BinaryIO) -> int:
     source = PullSource(reader, writer)
     server = source.server
 
+    stopping: list[int] = []
+
     def on_signal(signum: int, _frame: FrameType | None) -> None:
+        # Only the first: SIGXCPU comes again at each further second of CPU, and a second one raised while the
+        # first is handled would cut short the clean-up below and leave the session folder in $TMPDIR.
+        if stopping:
+            return
+        stopping.append(signum)
         raise _Stopped(signal.Signals(signum).name)
 
     # SIGXCPU: the soft end of a CPU time limit (ulimit -t) leaves time until its hard end to remove the
@@ -334,9 +341,12 @@ def run_channel_server(reader: BinaryIO, writer: BinaryIO) -> int:
         server.serve()
     except (_Stopped, KeyboardInterrupt) as exc:
         log.debug("stopped: %s", exc or "client went away")
-        if str(exc) == signal.SIGXCPU.name:
-            server.fatal(f"the remote side was stopped by {limit_signal(signal.SIGXCPU)}")
         status = 1
+        if str(exc) == signal.SIGXCPU.name:
+            # Also said by the exit status (as a shell reports a command the signal ended): the limit may come
+            # while a frame is half sent, and then the client reads the status, not this line.
+            status = 128 + signal.SIGXCPU
+            server.fatal(f"the remote side was stopped by {limit_signal(signal.SIGXCPU)}")
     except SyncoError as exc:
         server.fatal(one_line(str(exc)))
         status = 1
