@@ -24,6 +24,7 @@ from typing import Any
 import psycopg
 import pytest
 from pg_one_value import OneValueDatabases, dump_of, login_role, value_in
+from test_postgres_support import renames_refused_after_the_first_try
 
 from synco_core.dburl import parse_database_url
 from synco_core.engines import crashpoints
@@ -253,16 +254,7 @@ def test_without_a_second_connection_the_swap_fails_in_one_line_and_the_target_i
     # With nothing ended, every try meets the same session and the server waits its 5 s each time: the first
     # try is the server's real refusal; the later ones, the same refusal without its wait, keep the tries'
     # loop and its message.
-    rename_all = installer._rename_all
-    tries: list[int] = []
-
-    def refused_again(admin: Any, renames: list[tuple[str, str]], step: str) -> None:
-        tries.append(1)
-        if len(tries) > 1:
-            raise psycopg.errors.ObjectInUse(f"database {renames[0][0]!r} is being accessed by other users")
-        rename_all(admin, renames, step)
-
-    monkeypatch.setattr(installer, "_rename_all", refused_again)
+    tries = renames_refused_after_the_first_try(monkeypatch)
     with ReconnectingClient(databases.url(target), "queries"), pytest.raises(DatabaseError) as failed:
         install(databases.url(target), dump)
     assert len(tries) > 1, "the renames were tried again"

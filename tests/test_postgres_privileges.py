@@ -13,11 +13,10 @@ from typing import Any
 import psycopg
 import pytest
 from test_postgres_install import marker, marker_database
-from test_postgres_support import databases_like, pg_dump_plain
+from test_postgres_support import databases_like, pg_dump_plain, renames_refused_after_the_first_try
 
 from synco_core.dburl import parse_database_url
 from synco_core.engines.postgresql import dump_database as dump
-from synco_core.engines.postgresql import installer
 from synco_core.engines.postgresql.installer import install, rollback
 from synco_core.errors import DatabaseError
 from synco_core.testing.services import (
@@ -246,17 +245,8 @@ def test_a_session_the_owner_may_not_end_is_named_before_the_download_and_by_the
         # The swap tries twice before naming the sessions left; the server waits 5 s for them at each try. The
         # first try is the server's real refusal; the second, the same session still there, the same refusal
         # without that wait (the sessions are then read from the server, as always).
-        rename_all = installer._rename_all
-        tries: list[int] = []
-
-        def refused_again(admin: Any, renames: list[tuple[str, str]], step: str) -> None:
-            tries.append(1)
-            if len(tries) > 1:
-                raise psycopg.errors.ObjectInUse(f"database {renames[0][0]!r} is being accessed by other users")
-            rename_all(admin, renames, step)
-
         with monkeypatch.context() as patched, pytest.raises(DatabaseError) as failed:
-            patched.setattr(installer, "_rename_all", refused_again)
+            tries = renames_refused_after_the_first_try(patched)
             install(database, io.BytesIO(data), InstallOptions(yes=True))
         assert len(tries) > 1, "the renames were tried again"
         assert str(failed.value) == (

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import psycopg
+import pytest
 
 from synco_core.dburl import parse_database_url
 from synco_core.engines.postgresql.connection import connect
@@ -129,3 +131,22 @@ def databases_like(prefix: str) -> list[str]:
         rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s ORDER BY 1",
                             (prefix + "%",)).fetchall()
     return [row[0] for row in rows]
+
+
+def renames_refused_after_the_first_try(patch: pytest.MonkeyPatch) -> list[int]:
+    """The installer's renames, from the second try on, refused at once as the server refuses them while a session
+    stays connected: the first try is the server's real refusal (it waits 5 s for the sessions), the later ones
+    the same refusal on the same path without that wait. Returns the tries made (one entry each)."""
+    from synco_core.engines.postgresql import installer
+
+    rename_all = installer._rename_all
+    tries: list[int] = []
+
+    def refused_again(admin: Any, renames: list[tuple[str, str]], step: str) -> None:
+        tries.append(1)
+        if len(tries) > 1:
+            raise psycopg.errors.ObjectInUse(f"database {renames[0][0]!r} is being accessed by other users")
+        rename_all(admin, renames, step)
+
+    patch.setattr(installer, "_rename_all", refused_again)
+    return tries
