@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from test_mysql_support import load_with_client, module_database, query, snapshot
+from test_mysql_support import load_with_client, query, snapshot
 
 from synco_core.cli.main import cli
 from synco_core.engines.mysql.splitter import BIG_STATEMENT
-from synco_core.testing.services import mysql_url_for
+from synco_core.testing.services import mysql_database, mysql_url_for
 
 pytestmark = pytest.mark.mysql
 
@@ -79,7 +79,7 @@ def client_copies() -> Iterator[Callable[[str], tuple[list[object], dict[str, An
     with contextlib.ExitStack() as stack:
         def copy(case: str) -> tuple[list[object], dict[str, Any]]:
             if case not in made:
-                reference = stack.enter_context(module_database())
+                reference = stack.enter_context(mysql_database())
                 load_with_client(reference, TABLES + CASES[case] + b"INSERT INTO parent VALUES (1);\n")
                 made[case] = rows(reference), snapshot(reference)
             return made[case]

@@ -31,7 +31,6 @@ from synco_core.testing.services import (
     mysql_url_for,
     require_tool,
     unavailable,
-    unique_name,
 )
 from synco_core.values import DatabaseConfig, DumpOptions, DumpResult, InstallOptions, InstallResult
 
@@ -112,31 +111,6 @@ def replace_under_its_name(database: str, script: bytes) -> None:
     finally:
         conn.close()
     load_with_client(database, script)
-
-
-@contextlib.contextmanager
-def module_database(name: str | None = None) -> Iterator[str]:
-    """A throw-away MySQL database for a module-scoped fixture (``mysql_database_factory`` is per test),
-    dropped afterwards with the scratch and backup databases installers named after it."""
-    name = name or unique_name()
-    conn = mysql_admin_connection()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-    finally:
-        conn.close()
-    try:
-        yield name
-    finally:
-        conn = mysql_admin_connection()
-        try:
-            with conn.cursor() as cur:
-                cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE %s",
-                            (name.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "%",))
-                for (made,) in cur.fetchall():
-                    cur.execute(f"DROP DATABASE IF EXISTS `{made}`")
-        finally:
-            conn.close()
 
 
 def mariadb_dump(database: str, *extra: str) -> bytes:

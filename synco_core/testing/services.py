@@ -174,32 +174,56 @@ def postgres_url_for(name: str) -> str:
     return f"postgresql://{POSTGRES_USER}@{POSTGRES_HOST}:{POSTGRES_PORT}/{name}"
 
 
+def create_mysql_database(name: str | None = None) -> str:
+    """A new, empty MySQL database (utf8mb4) named ``name``, or a unique name; its name."""
+    name = name or unique_name()
+    conn = mysql_admin_connection()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    finally:
+        conn.close()
+    return name
+
+
+def drop_mysql_databases(names: Iterable[str]) -> None:
+    """Drop ``names`` and the scratch and backup databases installers created named after them."""
+    names = list(names)
+    if not names:
+        return
+    conn = mysql_admin_connection()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW DATABASES")
+            for (existing,) in cur.fetchall():
+                if existing.startswith(tuple(names)):
+                    cur.execute(f"DROP DATABASE IF EXISTS `{existing}`")
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def mysql_database(name: str | None = None) -> Iterator[str]:
+    """A throw-away MySQL database for the block (a module-scoped fixture's; ``mysql_database_factory`` is a
+    test's), dropped afterwards with what installers named after it."""
+    name = create_mysql_database(name)
+    try:
+        yield name
+    finally:
+        drop_mysql_databases([name])
+
+
 @pytest.fixture
 def mysql_database_factory() -> Iterator[Callable[[], str]]:
     """Creates throw-away MySQL databases (returns their names); all are dropped afterwards."""
     created: list[str] = []
 
     def create() -> str:
-        name = unique_name()
-        conn = mysql_admin_connection()
-        with conn.cursor() as cur:
-            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        conn.close()
-        created.append(name)
-        return name
+        created.append(create_mysql_database())
+        return created[-1]
 
     yield create
-    if created:
-        conn = mysql_admin_connection()
-        with conn.cursor() as cur:
-            cur.execute("SHOW DATABASES")
-            existing = [row[0] for row in cur.fetchall()]
-            for name in created:
-                # Installers create scratch and backup databases named after the target; drop those too.
-                for db in existing:
-                    if db.startswith(name):
-                        cur.execute(f"DROP DATABASE IF EXISTS `{db}`")
-        conn.close()
+    drop_mysql_databases(created)
 
 
 @pytest.fixture

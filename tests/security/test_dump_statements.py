@@ -17,7 +17,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from test_mysql_support import module_database
 
 from synco_core.dburl import parse_database_url
 from synco_core.engines.mysql.gate import StatementGate
@@ -29,6 +28,7 @@ from synco_core.errors import DatabaseError, SyncoError
 from synco_core.testing.services import (
     PostgresDatabases,
     mysql_admin_connection,
+    mysql_database,
     mysql_url_for,
     postgres_url_for,
 )
@@ -41,7 +41,7 @@ MYSQL_PREFIX = b"CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\n"
 def victim() -> Iterator[str]:
     """Another database of the local server, with a table the user cares about. One for the module: every
     test only reads it (an attack that changed it fails the test that made it)."""
-    with module_database() as name:
+    with mysql_database() as name:
         with mysql_admin_connection(name) as conn, conn.cursor() as cur:
             cur.execute("CREATE TABLE precious (x int)")
             cur.execute("INSERT INTO precious VALUES (42)")
@@ -52,7 +52,7 @@ def victim() -> Iterator[str]:
 def mysql_refusing_target() -> Iterator[str]:
     """The database the attacks are installed into, one for the module: each install is refused, which
     leaves it as it was, so that no test sees what another did to it."""
-    with module_database() as name:
+    with mysql_database() as name:
         yield name
 
 

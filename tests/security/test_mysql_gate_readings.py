@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from test_mysql_support import load_with_client, module_database
+from test_mysql_support import load_with_client
 
 from synco_core.dburl import parse_database_url
 from synco_core.engines.mysql import querypackets
@@ -27,7 +27,7 @@ from synco_core.engines.mysql.install import install as mysql_install
 from synco_core.engines.mysql.splitter import SIZE_HINT
 from synco_core.engines.mysql.swap import SCRATCH_SUFFIX, derived_name
 from synco_core.errors import DatabaseError, SyncoError
-from synco_core.testing.services import mysql_admin_connection, mysql_url_for
+from synco_core.testing.services import mysql_admin_connection, mysql_database, mysql_url_for
 from synco_core.values import InstallOptions
 
 pytestmark = pytest.mark.mysql
@@ -76,7 +76,7 @@ def spelled_victims() -> Iterator[Callable[[str], str]]:
 def refusing_target() -> Iterator[str]:
     """The database the attacks are installed into, one for the module: each install is refused, which
     leaves it as it was, so that no test sees what another did to it."""
-    with module_database() as name:
+    with mysql_database() as name:
         yield name
 
 

@@ -20,7 +20,12 @@ from wp_support import configure, copy_site
 
 from synco_core import dump_with_engine
 from synco_core.testing import SyncoPluginManager, detect, serve_dump_options
-from synco_core.testing.services import install_into_empty_copy, mysql_admin_connection, unique_name
+from synco_core.testing.services import (
+    create_mysql_database,
+    drop_mysql_databases,
+    install_into_empty_copy,
+    mysql_admin_connection,
+)
 
 
 def rows_of(dump: bytes) -> str:
@@ -35,11 +40,9 @@ def ecosystem_database() -> Iterator[Callable[[str, tuple[int, ...]], str]]:
 
     def database(prefix: str, sites: tuple[int, ...]) -> str:
         if (prefix, sites) not in made:
-            name = unique_name()
+            name = made[prefix, sites] = create_mysql_database()
             conn = mysql_admin_connection()
             with conn.cursor() as cur:
-                cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-                made[prefix, sites] = name
                 cur.execute(f"USE `{name}`")
                 create(cur, CORE, prefix)
                 for site in ("", *(f"{n}_" for n in sites)):
@@ -48,12 +51,7 @@ def ecosystem_database() -> Iterator[Callable[[str, tuple[int, ...]], str]]:
         return made[prefix, sites]
 
     yield database
-    if made:
-        conn = mysql_admin_connection()
-        with conn.cursor() as cur:
-            for name in made.values():
-                cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        conn.close()
+    drop_mysql_databases(made.values())
 
 
 @pytest.mark.mysql
