@@ -17,6 +17,7 @@ run, and the crash files keep one case each through it.
 from __future__ import annotations
 
 import atexit
+import ctypes
 import json
 import os
 import select
@@ -33,7 +34,7 @@ from typing import Any
 #: The helper: reads one JSON request a line on stdin, answers each with one line (the child's pid, then its
 #: exit status as subprocess reports it: negative for a signal).
 _SERVER = r"""
-import gc, importlib, json, os, signal, sys, traceback
+import ctypes, gc, importlib, json, os, signal, sys, traceback
 from importlib.metadata import entry_points
 
 from synco_core.cli.main import main
@@ -56,6 +57,7 @@ for ep in entry_points(group=PROJECT):
 gc.freeze()
 requests, answers = sys.stdin.buffer, sys.stdout.buffer
 control = (0, 1)
+libc = ctypes.CDLL(None, use_errno=True)
 
 
 def child(request):
@@ -102,7 +104,9 @@ for line in requests:
         # Stopped by itself at a step (SYNCO_DEBUG_STOP_AT): sent what the test asked for, then let go on.
         stopped = True
         for signum in request["when_stopped"]:
-            os.kill(pid, signum)
+            # To the child's main thread (see signal_main_thread), where the stop is.
+            if libc.tgkill(pid, pid, signum) != 0:
+                os.kill(pid, signum)
         os.kill(pid, signal.SIGCONT)
     answer = {"status": os.waitstatus_to_exitcode(status), "stopped": stopped}
     answers.write(json.dumps(answer).encode() + b"\n")
@@ -159,6 +163,20 @@ class _Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def signal_main_thread(pid: int, signum: int) -> None:
+    """Send ``signum`` to the main thread of process ``pid``, stopped by itself at a step (SYNCO_DEBUG_STOP_AT).
+
+    Sent to the process (``kill``), the signal waits while it is stopped, and on SIGCONT whichever of its threads
+    runs first takes it: a worker thread's C handler may then set Python's flag only after the main thread
+    (which alone raises KeyboardInterrupt) has gone on past the step, into the next one (the swap of the
+    database, which gives up the kept copy the test expects to find). Sent to the main thread (``tgkill``), it
+    is that thread's own pending signal, taken as it leaves the stop: the stop lands at the step, always.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.tgkill(pid, pid, signum) != 0:
+        raise OSError(ctypes.get_errno(), f"tgkill({pid}, {signum})")
 
 
 class Forked(subprocess.CompletedProcess[str]):

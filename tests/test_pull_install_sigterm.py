@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from pull_support import remote_environment
+from synco_forks import signal_main_thread
 from test_pull_other_project_install import local_state, mysql_project, mysql_state
 
 from synco_core import folderlock
@@ -76,7 +77,7 @@ def test_a_pull_stopped_as_the_stream_ends_exits_and_changes_nothing(
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         _wait_stopped(process, 60)
-        os.kill(process.pid, signum)
+        signal_main_thread(process.pid, signum)
         os.kill(process.pid, signal.SIGCONT)
         try:
             out, err = process.communicate(timeout=PROMPT)
