@@ -316,6 +316,10 @@ def test_owners_of_everything_with_serial_and_identity_sequences(roles: Callable
             CREATE VIEW shop.order_notes AS SELECT note FROM shop.orders;
             ALTER VIEW shop.order_notes OWNER TO "{app}";
             GRANT SELECT ON shop.order_notes TO "{reader}";
+            GRANT SELECT (note) ON shop.order_notes TO "{third}";
+            CREATE MATERIALIZED VIEW shop.order_codes AS SELECT id, code FROM shop.orders;
+            ALTER MATERIALIZED VIEW shop.order_codes OWNER TO "{app}";
+            GRANT SELECT (code) ON shop.order_codes TO "{reader}";
             COMMENT ON SCHEMA public IS 'ours';
             REVOKE USAGE ON SCHEMA public FROM PUBLIC;
             GRANT CREATE ON SCHEMA public TO "{reader}";
@@ -983,6 +987,7 @@ def test_columns_typed_as_a_materialized_views_row_type(postgres_database_factor
         CREATE VIEW grouped AS SELECT id, name FROM customer GROUP BY id;
         CREATE MATERIALIZED VIEW shouting AS SELECT g.id, upper(g.name) AS loud, g AS whole FROM grouped g;
         CREATE UNIQUE INDEX shouting_id ON shouting (id);
+        ALTER MATERIALIZED VIEW shouting ALTER COLUMN loud SET STATISTICS 20;
         CREATE MATERIALIZED VIEW not_yet AS SELECT id FROM customer WITH NO DATA;
         CREATE TABLE kept (s shouting, n not_yet, ss shouting[]);
         INSERT INTO customer VALUES (1, 'a'), (2, 'b');

@@ -182,6 +182,9 @@ class Relation:
     depends_on: set[int] = field(default_factory=set)
     #: A view's column defaults (what an INSERT through it fills in): (column, expression, pg_attrdef OID).
     defaults: list[tuple[str, str, int]] = field(default_factory=list)
+    #: The columns with settings of their own (a materialized view's statistics target, storage,
+    #: compression, options) or column privileges (a view's too); the other fields of each are unused.
+    columns: list[Column] = field(default_factory=list)
 
 
 def fetch(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...] | None = None) -> list[tuple[Any, ...]]:
@@ -238,11 +241,10 @@ def read_tables(conn: psycopg.Connection[Any]) -> list[Table]:
             ORDER BY a.attrelid, a.attnum"""):
         table = tables.get(row[0])
         if table is not None:
-            storage = {"p": "PLAIN", "e": "EXTERNAL", "m": "MAIN", "x": "EXTENDED"}.get(row[10] or "")
-            compression_name = {"p": "pglz", "l": "lz4"}.get(row[11] or "")
-            options = [o for o in row[13] or [] if o.partition("=")[0] in COLUMN_OPTIONS]
+            settings = _column_settings(row[1], row[9], row[10], row[11], row[12], row[13])
             table.columns.append(Column(row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
-                                        row[9], storage, compression_name, row[12], options, row[14], row[15]))
+                                        settings.statistics, settings.storage, settings.compression, row[12],
+                                        settings.options, row[14], row[15]))
 
     for child, parent in fetch(conn, """
             SELECT i.inhrelid, i.inhparent FROM pg_catalog.pg_inherits i
@@ -258,6 +260,15 @@ def read_tables(conn: psycopg.Connection[Any]) -> list[Table]:
     # A stable sort by depth keeps name order within a level and puts every parent before its partitions
     # and inheriting tables.
     return sorted(tables.values(), key=depth)
+
+
+def _column_settings(name: str, statistics: int | None, storage: str | None, compression: str | None,
+                     acl: list[str] | None, options: list[str] | None) -> Column:
+    """A column with the settings of its own as read from ``pg_attribute`` (type and the rest left empty)."""
+    return Column(name, "", False, None, "", "", None, True, statistics,
+                  {"p": "PLAIN", "e": "EXTERNAL", "m": "MAIN", "x": "EXTENDED"}.get(storage or ""),
+                  {"p": "pglz", "l": "lz4"}.get(compression or ""), acl,
+                  [o for o in options or [] if o.partition("=")[0] in COLUMN_OPTIONS])
 
 
 def read_sequences(conn: psycopg.Connection[Any]) -> list[Sequence]:
@@ -309,6 +320,21 @@ def read_relations(conn: psycopg.Connection[Any]) -> list[Relation]:
             ORDER BY ad.adrelid, a.attnum"""):
         if relid in relations:
             relations[relid].defaults.append((column, expression, default_oid))
+    compression = "a.attcompression" if server_version_num(conn) >= 140000 else "''::\"char\""
+    for row in fetch(conn, f"""
+            SELECT a.attrelid, a.attname,
+                   CASE WHEN a.attstattarget >= 0 THEN a.attstattarget END,
+                   CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage END,
+                   {compression}, a.attacl::text[], a.attoptions::text[]
+            FROM pg_catalog.pg_attribute a
+            JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+            JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+            WHERE c.relkind IN ('v', 'm') AND a.attnum > 0 AND NOT a.attisdropped
+              AND (a.attstattarget >= 0 OR a.attstorage <> t.typstorage OR {compression} <> ''
+                   OR a.attacl IS NOT NULL OR a.attoptions IS NOT NULL)
+            ORDER BY a.attrelid, a.attnum"""):
+        if row[0] in relations:
+            relations[row[0]].columns.append(_column_settings(*row[1:]))
     ordered: list[Relation] = []
     placed: set[int] = set()
     visiting: set[int] = set()

@@ -48,7 +48,15 @@ from synco_core.engines.postgresql import (
     unsupported,
     widerows,
 )
-from synco_core.engines.postgresql.catalog import USER_SCHEMA, Quoter, Table, fetch, literal, not_extension_member
+from synco_core.engines.postgresql.catalog import (
+    USER_SCHEMA,
+    Quoter,
+    Relation,
+    Table,
+    fetch,
+    literal,
+    not_extension_member,
+)
 from synco_core.engines.postgresql.connection import connect, one_line, where
 from synco_core.engines.postgresql.dataplan import DataPlan, DataPlanner, copy_out, read_only_advice
 from synco_core.engines.postgresql.objects import Key, Node, Registry, SchemaObject, unless_error
@@ -305,8 +313,9 @@ class PostgresDumper:
                                 "or a --where filter to dump the table without them")
         for warning in schema.warnings:
             log.warning("the dump of PostgreSQL database %s leaves out %s", where(self.database), warning)
+        owned: list[Table | Relation] = [*all_tables, *relations]
         self.column_acls = [(q.qualified(t.schema, t.name), c.name, t.owner, c.acl)
-                            for t in all_tables for c in t.columns if c.acl]
+                            for t in owned for c in t.columns if c.acl]
         schema.write_before_data(w)
         self._defaults_and_ownership(w, conn, all_tables, sequences, schema.operator_paths)
 

@@ -288,8 +288,10 @@ class Schema:
         using = f" USING {self.q(relation.access_method)}" if relation.access_method else ""
         body = relation.definition.strip().rstrip(";")
         data = "WITH DATA" if populated else "WITH NO DATA"
+        settings = "".join(tables.column_settings(self.q, name, column) for column in relation.columns)
         return tables.in_tablespace(relation.tablespace,
-                                    f"CREATE MATERIALIZED VIEW {name}{using}{options} AS\n{body}\n{data};\n")
+                                    f"CREATE MATERIALIZED VIEW {name}{using}{options} AS\n{body}\n{data};\n"
+                                    + settings)
 
     def _early_views(self, relations: list[Relation], selects: dict[int, str]) -> None:
         """The early parts of the views the rows need (:mod:`.earlyviews`), and what replaces them after the

@@ -209,6 +209,12 @@ ALTER TABLE "Sales".line ENABLE ROW LEVEL SECURITY;
 CREATE POLICY "line owner" ON "Sales".line FOR SELECT TO PUBLIC USING (qty > 0);
 CREATE POLICY line_insert ON "Sales".line AS RESTRICTIVE FOR INSERT TO postgres WITH CHECK (price >= 0);
 CREATE MATERIALIZED VIEW archive.not_yet AS SELECT 1 AS one WITH NO DATA;
+-- Column settings of materialized views (pg_dump writes them as for a table's columns).
+ALTER MATERIALIZED VIEW archive.event_counts ALTER COLUMN n SET STATISTICS 50;
+ALTER MATERIALIZED VIEW archive.event_counts ALTER COLUMN kind SET STORAGE MAIN;
+ALTER MATERIALIZED VIEW archive.event_counts ALTER COLUMN kind SET COMPRESSION lz4;
+ALTER MATERIALIZED VIEW archive.event_counts ALTER COLUMN kind SET (n_distinct = 4);
+ALTER MATERIALIZED VIEW archive.not_yet ALTER COLUMN one SET STATISTICS 0;
 
 -- Plain inheritance: rows in the parent and in the child are separate tables' rows.
 CREATE TABLE archive.base (id integer NOT NULL, note text, CONSTRAINT base_id_positive CHECK (id > 0));
