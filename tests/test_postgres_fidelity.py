@@ -769,6 +769,48 @@ def round_trip(source_sql: str, postgres_database_factory: Callable[[], str],
     return source, target, data
 
 
+def test_domain_checks_and_generated_columns_whose_functions_read_other_tables(
+        postgres_database_factory: Callable[[], str]) -> None:
+    """A domain CHECK or a generated column calling a function whose body reads a table (SQL, SQL-standard,
+    PL/pgSQL) loads, with the values of the source: the server inlines a SQL body when it adds the check or
+    creates the column (the load failed on ``relation "z.codes" does not exist``, as pg_dump's does), and
+    COPY runs the function on each row (against a lookup table not loaded yet, a check fails and a
+    generated value is computed from nothing). The tables that use them sort before the lookup table."""
+    source, target, _ = round_trip("""
+        CREATE SCHEMA z;
+        CREATE TABLE z.codes (code text PRIMARY KEY, label text NOT NULL);
+        INSERT INTO z.codes VALUES ('ok', 'Okay'), ('no', 'Nope');
+        CREATE FUNCTION sql_known(text) RETURNS boolean LANGUAGE sql STABLE
+            AS $$ SELECT EXISTS (SELECT 1 FROM z.codes WHERE code = $1) $$;
+        CREATE FUNCTION plpgsql_known(text) RETURNS boolean LANGUAGE plpgsql STABLE
+            AS $$ BEGIN RETURN EXISTS (SELECT 1 FROM z.codes WHERE code = $1); END $$;
+        CREATE FUNCTION sql_label(text) RETURNS text LANGUAGE sql IMMUTABLE
+            AS $$ SELECT label FROM z.codes WHERE code = $1 $$;
+        CREATE FUNCTION atomic_label(c text) RETURNS text LANGUAGE sql IMMUTABLE
+            BEGIN ATOMIC SELECT label FROM z.codes WHERE code = c; END;
+        CREATE FUNCTION plpgsql_label(text) RETURNS text LANGUAGE plpgsql IMMUTABLE
+            AS $$ BEGIN RETURN (SELECT label FROM z.codes WHERE code = $1); END $$;
+        CREATE DOMAIN known_code AS text CONSTRAINT known CHECK (sql_known(VALUE));
+        CREATE DOMAIN checked_code AS text CONSTRAINT checked CHECK (plpgsql_known(VALUE)) NOT NULL;
+        CREATE DOMAIN known_again AS known_code CHECK (length(VALUE) = 2);
+        CREATE TABLE a_uses (
+            c known_code,
+            d checked_code,
+            e known_again[],
+            by_sql text GENERATED ALWAYS AS (sql_label(c)) STORED,
+            by_atomic text GENERATED ALWAYS AS (atomic_label(c)) STORED,
+            by_plpgsql text GENERATED ALWAYS AS (plpgsql_label(d)) STORED);
+        INSERT INTO a_uses (c, d, e) VALUES ('ok', 'no', '{ok,no}'), ('no', 'ok', NULL);""",
+        postgres_database_factory)
+    assert_same(source, target)
+    assert rows(target, "SELECT c, by_sql, by_atomic, by_plpgsql FROM a_uses ORDER BY c") == [
+        ("no", "Nope", "Nope", "Okay"), ("ok", "Okay", "Okay", "Nope")]
+    query = ("SELECT conname, convalidated FROM pg_constraint WHERE contypid <> 0 "
+             "AND contypid::regtype::text NOT LIKE '%.%' ORDER BY 1")
+    assert rows(target, query) == rows(source, query) == [("checked", True), ("known", True),
+                                                          ("known_again_check", True)]
+
+
 def test_tables_with_no_column_to_copy(postgres_database_factory: Callable[[], str]) -> None:
     """Rows of a table with no columns (or only generated or dropped ones) are still rows; ``COPY t ()``
     is a syntax error, with or without a filter."""

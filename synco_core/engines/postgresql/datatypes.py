@@ -13,7 +13,12 @@ A domain constraint is written inside ``CREATE DOMAIN`` unless it names another 
 function or operator whose own signature may use the domain): then it is its own step, ``ALTER DOMAIN ...
 ADD CONSTRAINT``, once that object exists. A ``NOT VALID`` constraint is added after the data, still
 ``NOT VALID``: rows loaded after it would be checked against it, and ``CREATE DOMAIN`` has no way to
-say it.
+say it. One that calls a function whose body may read tables (SQL, PL/pgSQL ...) is added ``NOT VALID``
+in its place and validated after the data: validating plans the expression, which inlines a SQL body and
+fails while a table it reads does not exist yet; ``COPY`` still checks every row against it (the tables
+whose rows pass through it are loaded after the others). A domain that a column reaches through an array,
+composite or range cannot be validated (the server refuses any ``ALTER DOMAIN`` check on it then): its
+constraint is added validated in its place, as before.
 """
 
 from __future__ import annotations
@@ -23,7 +28,14 @@ from typing import Any
 
 import psycopg
 
-from synco_core.engines.postgresql.catalog import USER_SCHEMA, Quoter, fetch, literal, not_extension_member
+from synco_core.engines.postgresql.catalog import (
+    INNER_TYPES,
+    USER_SCHEMA,
+    Quoter,
+    fetch,
+    literal,
+    not_extension_member,
+)
 from synco_core.engines.postgresql.objects import SchemaObject, definition_options
 
 
@@ -37,9 +49,17 @@ class DomainCheck:
     definition: str
     #: NOT VALID: added after the data.
     after_data: bool
+    #: Added ``NOT VALID`` and validated after the data (see the module's description).
+    validated_after_data: bool = False
+    #: Calls a function whose body may read tables: the rows that pass through it are loaded last.
+    reads: bool = False
 
     def statement(self, quote: Quoter) -> str:
-        return f"ALTER DOMAIN {self.domain} ADD CONSTRAINT {quote(self.name)} {self.definition};\n"
+        not_valid = " NOT VALID" if self.validated_after_data else ""
+        return f"ALTER DOMAIN {self.domain} ADD CONSTRAINT {quote(self.name)} {self.definition}{not_valid};\n"
+
+    def validation(self, quote: Quoter) -> str:
+        return f"ALTER DOMAIN {self.domain} VALIDATE CONSTRAINT {quote(self.name)};\n"
 
 
 @dataclass
@@ -83,17 +103,25 @@ def read_types(conn: psycopg.Connection[Any], q: Quoter) -> Types:
           AND {not_extension_member('pg_type', 't.oid')}
         ORDER BY t.oid""")
     domains = [row[0] for row in rows if row[3] == "d"]
-    constraints: dict[int, list[tuple[int, str, str, bool, bool]]] = {}
-    for typid, oid, conname, definition, validated, foreign in fetch(conn, """
+    constraints: dict[int, list[tuple[int, str, str, bool, bool, bool]]] = {}
+    for typid, oid, conname, definition, validated, foreign, reads in fetch(conn, """
             SELECT c.contypid, c.oid, c.conname, pg_catalog.pg_get_constraintdef(c.oid), c.convalidated,
                    -- Whether the constraint names an object of its own schema's (a function, an operator),
                    -- rather than only its domain and built-in objects.
                    EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                            WHERE d.classid = 'pg_catalog.pg_constraint'::regclass AND d.objid = c.oid
                              AND d.refobjid >= 16384 AND d.refobjid <> c.contypid
-                             AND d.refclassid <> 'pg_catalog.pg_namespace'::regclass)
+                             AND d.refclassid <> 'pg_catalog.pg_namespace'::regclass),
+                   -- Whether it calls a function with a body that may read tables (SQL, PL/pgSQL ...).
+                   EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                           JOIN pg_catalog.pg_proc p ON p.oid = d.refobjid
+                           JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+                           WHERE d.classid = 'pg_catalog.pg_constraint'::regclass AND d.objid = c.oid
+                             AND d.refclassid = 'pg_catalog.pg_proc'::regclass AND p.oid >= 16384
+                             AND l.lanname NOT IN ('internal', 'c'))
             FROM pg_catalog.pg_constraint c WHERE c.contypid = ANY(%s) ORDER BY c.conname""", (domains,)):
-        constraints.setdefault(typid, []).append((oid, conname, definition, validated, foreign))
+        constraints.setdefault(typid, []).append((oid, conname, definition, validated, foreign, reads))
+    contained = _domains_in_containers(conn)
 
     result = Types([], {}, {}, {}, [])
     for oid, schema, name, kind, owner, acl, base, not_null, default, collation, relid, _ in rows:
@@ -122,16 +150,34 @@ def read_types(conn: psycopg.Connection[Any], q: Quoter) -> Types:
                 parts.append(f"DEFAULT {default}")
             if not_null:
                 parts.append("NOT NULL")
-            for con_oid, conname, definition, validated, foreign in constraints.get(oid, []):
+            for con_oid, conname, definition, validated, foreign, reads in constraints.get(oid, []):
                 if validated and not foreign:
                     parts.append(f"CONSTRAINT {q(conname)} {definition}")
                     result.inline_checks[con_oid] = (oid, conname)
                 else:
-                    result.checks[con_oid] = DomainCheck(con_oid, qualified, conname, definition, not validated)
+                    result.checks[con_oid] = DomainCheck(con_oid, qualified, conname, definition, not validated,
+                                                         validated and reads and oid not in contained, reads)
             create = "\n    ".join(parts) + ";\n"
         result.objects.append(SchemaObject(("pg_type", oid), "type", keyword, qualified, create, owner, acl,
                                            f"{keyword} {qualified}"))
     return result
+
+
+def _domains_in_containers(conn: psycopg.Connection[Any]) -> set[int]:
+    """The domains a column of a table, view or type reaches through an array, composite, range or
+    multirange (directly or through domains over them)."""
+    return {int(row[0]) for row in fetch(conn, """
+        WITH RECURSIVE reached(typid, contained) AS (
+            SELECT a.atttypid, false FROM pg_catalog.pg_attribute a
+            WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attrelid >= 16384
+            UNION
+            SELECT inner_type.typid, r.contained OR t.typtype <> 'd'
+            FROM reached r
+            JOIN pg_catalog.pg_type t ON t.oid = r.typid
+            """ + INNER_TYPES + """
+        )
+        SELECT r.typid FROM reached r JOIN pg_catalog.pg_type t ON t.oid = r.typid
+        WHERE r.contained AND t.typtype = 'd'""")}
 
 
 def _range(conn: psycopg.Connection[Any], oid: int, qualified: str) -> str:

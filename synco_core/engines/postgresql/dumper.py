@@ -328,7 +328,8 @@ class PostgresDumper:
         # Reading a table locks what the server opens to read it (the indexes a query is planned over, its
         # TOAST table): let go after each table, so that the dump holds one lock per table it locked.
         conn.execute(f"SAVEPOINT {_READING}")
-        for table in all_tables:
+        # The rows of tables computed from other tables' rows (:func:`schema.computed_from_bodies`) last.
+        for table in sorted(all_tables, key=lambda t: t.oid in schema.computed_late):
             plan = plans.get(table.oid)
             if plan is None:
                 continue

@@ -43,6 +43,21 @@ _TITLES = {
 }
 
 
+
+def computed_from_bodies(conn: psycopg.Connection[Any]) -> set[int]:
+    """The tables with a generated column calling a function of the database whose body may read tables
+    (any language but ``internal`` and ``c``)."""
+    return {int(row[0]) for row in fetch(conn, """
+        SELECT DISTINCT ad.adrelid
+        FROM pg_catalog.pg_attrdef ad
+        JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+        JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND d.objid = ad.oid
+             AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+        JOIN pg_catalog.pg_proc p ON p.oid = d.refobjid
+        JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+        WHERE a.attgenerated <> '' AND p.oid >= 16384 AND l.lanname NOT IN ('internal', 'c')""")}
+
+
 class Output(Protocol):
     """Where the script goes (the dumper's writer)."""
 
@@ -83,6 +98,9 @@ class Schema:
                          for oid, check in types.checks.items()]
         early_checks = register([obj for obj in domain_checks if not types.checks[obj.key[1]].after_data])
         self.late_checks = register([obj for obj in domain_checks if types.checks[obj.key[1]].after_data])
+        #: ``VALIDATE CONSTRAINT`` of the domain constraints added ``NOT VALID`` before the data, with their nodes.
+        self.validations = [(obj.node, types.checks[obj.key[1]].validation(q)) for obj in early_checks
+                            if types.checks[obj.key[1]].validated_after_data]
         # Constraints written inside CREATE DOMAIN are still named by their comments.
         register([SchemaObject(("pg_constraint", oid), "domcheck", "CONSTRAINT",
                                f"{q(name)} ON DOMAIN {registry.objects[('pg_type', domain)].name}")
@@ -178,13 +196,29 @@ class Schema:
         # the tables, materialized views created empty after them.
         after_tables = {obj.node for obj in functions
                         if any(need[0] == "table" for need in self.graph.needs.get(obj.node, ()))}
+        # A domain constraint calling such a function, on a domain a column reaches through an array,
+        # composite or range (which cannot be validated later: see :mod:`.datatypes`), is added between the
+        # two: after the tables its function may read, before any column that holds its domain.
+        between = [obj.node for obj in early_checks if types.checks[obj.key[1]].reads
+                   and not types.checks[obj.key[1]].validated_after_data]
         nodes: list[Node] = [("shell", oid) for oid in sorted(self.shells)]
         for group in groups:
             if group is table_objects:
                 nodes += [(earlyviews.PLACEHOLDER, r.oid) for r in relations if r.oid in self.early.placeholders]
                 continue
-            nodes += [obj.node for obj in group if obj.node not in self.late and obj.node not in after_tables]
-        nodes += [obj.node for obj in table_objects]
+            nodes += [obj.node for obj in group
+                      if obj.node not in self.late and obj.node not in after_tables and obj.node not in between]
+        # A table whose generated column calls a function with a body that may read tables comes after the
+        # other tables, where the dependencies allow, and so do its rows: the server inlines a SQL body when
+        # it creates the column (failing while a table it reads does not exist) and runs it on each row
+        # ``COPY`` loads (against tables not loaded yet, the values would be computed from nothing).
+        self.computed_late = computed_from_bodies(conn)
+        reading = {("pg_constraint", oid) for oid, check in types.checks.items() if check.reads}
+        self.computed_late |= {table for table, keys in searchpaths.domains_checked_by_copy(conn).items()
+                               if reading.intersection(keys)}
+        nodes += [obj.node for obj in table_objects if obj.key[1] not in self.computed_late]
+        nodes += [node for node in between if node not in self.late]
+        nodes += [obj.node for obj in table_objects if obj.key[1] in self.computed_late]
         nodes += [(earlyviews.EMPTY_MATVIEW, r.oid) for r in relations if r.oid in self.early.matviews]
         nodes += [obj.node for obj in functions if obj.node in after_tables and obj.node not in self.late]
         self.before = ordering.order(nodes, self.graph)
@@ -352,9 +386,11 @@ class Schema:
         w.section("Foreign keys")
         for statement in self.keys.foreign:
             w.sql(statement)
-        w.section("Constraints not valid for every row")
+        w.section("Domain constraints checked after the rows")
         for check in self.late_checks:
             w.sql(check.create)
+        for node, statement in self.validations:
+            w.sql(under_path(statement, self.operator_paths.get(node)))
         self._views_and_rules(w)
         for title, objects in (("Statistics objects", self.statistics), ("Triggers", self.triggers)):
             w.section(title)
