@@ -811,6 +811,37 @@ def test_domain_checks_and_generated_columns_whose_functions_read_other_tables(
                                                           ("known_again_check", True)]
 
 
+def test_checks_indexes_and_materialized_views_whose_functions_read_views(
+        postgres_database_factory: Callable[[], str]) -> None:
+    """A check, an index or a materialized view calling a function whose body (SQL or PL/pgSQL, which
+    pg_depend does not look into) reads a view or a materialized view is created after the views: a check
+    or index made before them failed to load (``relation "public.zz_view" does not exist``, the SQL body
+    inlined when the index is made or the rows checked), and so did a materialized view filled before
+    the one its function reads (as pg_dump's script does)."""
+    source, target, _ = round_trip("""
+        CREATE TABLE base (id integer, v integer);
+        INSERT INTO base VALUES (1, 10), (2, 20);
+        CREATE VIEW zz_view AS SELECT id, v FROM base;
+        CREATE MATERIALIZED VIEW zz_counted AS SELECT count(*) AS n FROM base;
+        CREATE FUNCTION sql_max() RETURNS integer LANGUAGE sql STABLE AS $$ SELECT max(v) FROM public.zz_view $$;
+        CREATE FUNCTION plpgsql_max() RETURNS integer LANGUAGE plpgsql STABLE
+            AS $$ BEGIN RETURN (SELECT max(v) FROM public.zz_view); END $$;
+        CREATE FUNCTION shifted(integer) RETURNS integer LANGUAGE sql IMMUTABLE
+            AS $$ SELECT max(v) + $1 FROM public.zz_view $$;
+        CREATE FUNCTION counted() RETURNS bigint LANGUAGE plpgsql STABLE
+            AS $$ BEGIN RETURN (SELECT n FROM public.zz_counted); END $$;
+        CREATE FUNCTION atomic_max() RETURNS integer LANGUAGE sql STABLE BEGIN ATOMIC SELECT public.sql_max(); END;
+        CREATE TABLE aa_checked (x integer CHECK (x <= sql_max()), y integer CHECK (y <= plpgsql_max()),
+                                 z integer CHECK (z <= atomic_max()));
+        INSERT INTO aa_checked VALUES (5, 6, 7);
+        CREATE INDEX aa_checked_shifted ON aa_checked (shifted(x));
+        CREATE INDEX aa_checked_partial ON aa_checked (y) WHERE y < shifted(0);
+        CREATE MATERIALIZED VIEW aa_computed AS SELECT counted() AS n, sql_max() AS m;""",
+        postgres_database_factory)
+    assert_same(source, target)
+    assert rows(target, "SELECT n, m FROM aa_computed") == [(2, 20)]
+
+
 def test_tables_with_no_column_to_copy(postgres_database_factory: Callable[[], str]) -> None:
     """Rows of a table with no columns (or only generated or dropped ones) are still rows; ``COPY t ()``
     is a syntax error, with or without a filter."""

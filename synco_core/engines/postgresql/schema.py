@@ -174,6 +174,22 @@ class Schema:
         key_nodes = [node for node, _ in self.keys.keys]
         waiting = self.graph.late(movable + key_nodes)
         self.late_keys = {node: statement for node, statement in self.keys.keys if node in waiting}
+        # So is one calling a function whose body (not SQL-standard, whose reads pg_depend records) may read
+        # a view, the server inlining a SQL body when it creates the index or checks the rows: with the
+        # views, after them (an index that names a partition's, a clustered or replica identity one stays).
+        self.may_read: set[Node] = set()
+        if relations:
+            self.may_read = may_read = {("proc", int(row[0])) for row in fetch(conn, """
+                SELECT p.oid FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+                WHERE p.oid >= 16384 AND l.lanname NOT IN ('internal', 'c') AND p.prosqlbody IS NULL""")}
+            pinned = {("index", int(row[0])) for row in fetch(conn, """
+                SELECT i.indexrelid FROM pg_catalog.pg_index i
+                WHERE i.indisclustered OR i.indisreplident OR EXISTS (
+                    SELECT 1 FROM pg_catalog.pg_inherits h WHERE i.indexrelid IN (h.inhrelid, h.inhparent))""")}
+            for node, statement in self.keys.keys:
+                if node[0] in ("check", "index") and node not in pinned and node not in self.late_keys \
+                        and self._calls(node, may_read):
+                    self.late_keys[node] = statement
         # A check or index that calls a function reading a materialized view reads its rows when it is made:
         # that view is filled when it is created too, and again as its owner at the end.
         for oid in self._views_read_by(list(self.late_keys)) & self.fill_as_owner:
@@ -356,6 +372,19 @@ class Schema:
                 nodes.extend(self.graph.needs.get(node, ()))
         return {oid for kind, oid in seen if kind == "view"}
 
+    def _calls(self, node: Node, functions: set[Node]) -> bool:
+        """Whether ``node`` needs one of ``functions``, directly or through what it needs."""
+        seen: set[Node] = set()
+        nodes = [node]
+        while nodes:
+            current = nodes.pop()
+            if current in functions:
+                return True
+            if current not in seen:
+                seen.add(current)
+                nodes.extend(self.graph.needs.get(current, ()))
+        return False
+
     def _describe(self, node: Node) -> str:
         """An object in messages; a view's early part is named as the view."""
         if node[0] in (earlyviews.PLACEHOLDER, earlyviews.EMPTY_MATVIEW):
@@ -413,7 +442,11 @@ class Schema:
         """Views and materialized views, rules, and in one order with them the objects that need a view."""
         late = [node for node in self.by_node if node in self.late]
         by_node = {obj.node: obj for obj in self.views + self.rules}
-        nodes = [obj.node for obj in self.views] + late + list(self.late_keys) + [obj.node for obj in self.rules]
+        # A materialized view computed by such a function (which may read another one) after the others.
+        computed = [obj.node for obj in self.views
+                    if obj.keyword == "MATERIALIZED VIEW" and self._calls(obj.node, self.may_read)]
+        nodes = ([obj.node for obj in self.views if obj.node not in computed] + computed + late
+                 + list(self.late_keys) + [obj.node for obj in self.rules])
         titles = {"view": "Views and materialized views", "rule": "Rules", "check": "Constraints and indexes that "
                   "need a view", "constraint": "Constraints and indexes that need a view",
                   "index": "Constraints and indexes that need a view"}
