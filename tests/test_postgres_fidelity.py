@@ -169,6 +169,18 @@ def test_the_public_schema_keeps_its_comment(fidelity_copy: tuple[str, str, byte
     assert rows(target, query) == rows(source, query) == [("the application's schema",)]
 
 
+def test_comments_on_partitions_clones_of_triggers(fidelity_copy: tuple[str, str, bytes]) -> None:
+    """A partition's clone of its parent's trigger is made by the parent's statement, but may have a
+    comment of its own (pg_dump leaves it out, and its schema comparison cannot see it)."""
+    source, target, _ = fidelity_copy
+    query = """SELECT tgrelid::regclass::text, tgname, obj_description(oid, 'pg_trigger') FROM pg_trigger
+               WHERE NOT tgisinternal AND tgparentid <> 0 AND obj_description(oid, 'pg_trigger') IS NOT NULL
+               ORDER BY 1"""
+    assert rows(target, query) == rows(source, query) == [
+        ("archive.events_click", "seen", "the click partition's clone"),
+        ("archive.events_view_low", "seen", "a clone of a clone")]
+
+
 def test_large_objects_keep_their_oids_data_and_comments(fidelity_copy: tuple[str, str, bytes]) -> None:
     _, target, data = fidelity_copy
     assert fingerprints(postgres_url_for(target))["<large objects>"][0] == 3

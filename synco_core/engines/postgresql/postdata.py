@@ -74,6 +74,17 @@ def read_triggers(conn: psycopg.Connection[Any], q: Quoter, relations: Mapping[i
     return objects
 
 
+def read_trigger_clones(conn: psycopg.Connection[Any], q: Quoter,
+                        relations: Mapping[int, str]) -> list[SchemaObject]:
+    """Partitions' clones of their parents' triggers, which the parents' statements create: for their
+    comments only."""
+    return [SchemaObject(("pg_trigger", oid), "trigger", "TRIGGER", f"{q(name)} ON {relations[relid]}")
+            for oid, relid, name in fetch(conn, """
+                SELECT t.oid, t.tgrelid, t.tgname FROM pg_catalog.pg_trigger t
+                WHERE NOT t.tgisinternal AND t.tgparentid <> 0 ORDER BY t.oid""")
+            if relid in relations]
+
+
 def read_policies(conn: psycopg.Connection[Any], q: Quoter, relations: Mapping[int, str], *,
                   owners: bool) -> list[SchemaObject]:
     """Row security policies (whether a table enforces them is part of the table).

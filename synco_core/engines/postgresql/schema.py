@@ -137,6 +137,8 @@ class Schema:
         self.views = register([self._view(r) for r in relations])
         self.statistics = register(postdata.read_statistics(conn, q, names))
         self.triggers = register(postdata.read_triggers(conn, q, names))
+        # A partition's clone of its parent's trigger comes with the parent's, but is named by its comment.
+        register(postdata.read_trigger_clones(conn, q, names))
         self.policies = register(postdata.read_policies(conn, q, names, owners=options.owners))
         self.publications = register(postdata.read_publications(conn, q, names, registry.skipped))
 

@@ -519,6 +519,12 @@ COMMENT ON POLICY "line owner" ON "Sales".line IS 'everyone sees positive lines'
 COMMENT ON COLUMN public.aggregated.texts IS 'all texts';
 COMMENT ON EXTENSION citext IS 'case-insensitive text (our words)';
 
+-- A trigger on a partitioned table, with comments on two of the partitions' clones (pg_dump leaves them out).
+CREATE FUNCTION archive.event_seen() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER seen BEFORE INSERT ON archive.events FOR EACH ROW EXECUTE FUNCTION archive.event_seen();
+COMMENT ON TRIGGER seen ON archive.events_click IS 'the click partition''s clone';
+COMMENT ON TRIGGER seen ON archive.events_view_low IS 'a clone of a clone';
+
 -- Event triggers come last: they would fire for the rest of this script.
 CREATE TABLE public.ddl_log (tag text, at timestamp with time zone DEFAULT now());
 CREATE FUNCTION public.log_ddl() RETURNS event_trigger LANGUAGE plpgsql
