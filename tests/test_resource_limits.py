@@ -243,3 +243,37 @@ def test_the_zipapp_names_the_limit_when_python_runs_out_before_synco_can(tmp_pa
     else:
         assert last.startswith(error.split("(")[0] + ": "), last
         assert "ulimit" not in result.stderr
+
+
+_ESCAPES_CLICK = '''\
+import resource
+from synco_core.cli import main as cli_main
+def cli(**_kwargs):
+    # Near the limit, or far from it, as the case asks: VmSize now plus the room the test gives.
+    with open("/proc/self/status") as status:
+        size = [int(line.split()[1]) << 10 for line in status if line.startswith("VmSize:")][0]
+    resource.setrlimit(resource.RLIMIT_AS, (size + {room}, resource.RLIM_INFINITY))
+    raise {error}
+cli_main.cli = cli
+cli_main.main()
+'''
+
+
+@pytest.mark.parametrize(("room", "error", "named"), [
+    (1 << 20, "SystemError('<function Command.main at 0x7f7949e60720> returned NULL without setting an exception')",
+     True),
+    (1 << 20, "MemoryError()", True),
+    (64 << 20, "SystemError('error return without exception set')", False),
+], ids=["systemerror-near", "memoryerror-near", "far-from-the-limit"])
+def test_a_failure_out_of_the_command_line_itself_names_the_limit(room: int, error: str, named: bool) -> None:
+    # Under ulimit -v an allocation may fail as click's Command.main returns, outside every handler of the
+    # command group: the remote side ended in "SystemError: <function Command.main at ...> returned NULL without
+    # setting an exception" (the memory sweep above, with the zipapp's bytecode, at 56 MiB).
+    code = _ESCAPES_CLICK.format(room=room, error=error)
+    result = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60)
+    last = result.stderr.strip().splitlines()[-1]
+    assert result.returncode == 1
+    if named:
+        assert last.startswith("Error: out of memory: this account's limit on a process's memory ("), last
+    else:
+        assert last.startswith("SystemError: "), last

@@ -268,6 +268,15 @@ def main() -> None:
                 # Writing what click prints itself (--version, --help) to an output that cannot take it.
                 click.echo(f"Error: {exc if isinstance(exc, OutputFailed) else output_failed(exc)}", err=True)
                 status = 1
+            except Exception as exc:
+                # Out of every handler of the command group: under ulimit -v an allocation may fail as click's
+                # Command.main returns ("SystemError: <function Command.main ...> returned NULL without setting an
+                # exception"). The limit in one line, as the group says it; anything else as it is.
+                limit = limit_reached(exc)
+                if limit is None:
+                    raise
+                click.echo(f"Error: {limit}", err=True)
+                status = 1
     except OutputFailed as lost:
         # A command that failed has said why already; one that succeeded did not deliver what it printed.
         if status in (0, None):
