@@ -130,7 +130,7 @@ def test_building_and_sending_the_zipapp_does_not_count(remote_env: dict[str, st
     # machine loaded by a whole test suite (3 s was not); the build alone takes longer than it.
     limit = 10
 
-    def slow_zipapp() -> Path:
+    def slow_zipapp(cache: Path | None = None, *, bytecode: bool = False) -> Path:
         time.sleep(limit + 1.5)
         return archive
 

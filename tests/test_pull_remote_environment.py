@@ -104,9 +104,10 @@ def test_pull_under_the_accounts_resource_limits(tmp_path: Path, project: Projec
 
 
 #: A python of a host under ``ulimit -t 0``, whose kernel kills each process at its first clock tick: most are
-#: killed before they print, one now and then gets its version out.
+#: killed before they print, one now and then gets its version out (the script that prints the version, not the
+#: version check, which prints the bytecode magic number).
 _TICK_KILLED_PYTHON = """#!/bin/sh
-case "$*" in *"print("*) [ -n "$LUCKY" ] && exec {python} "$@";; esac
+case "$*" in *"sys.version_info[:2]"*) [ -n "$LUCKY" ] && exec {python} "$@";; esac
 kill -9 $$
 """
 

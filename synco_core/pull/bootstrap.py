@@ -6,11 +6,13 @@ The channel runs :func:`launch_script`, a short POSIX shell script that
 2. execs the remote ``synco _channel`` when there is one (``synco`` on PATH, or the remote python can
    ``import synco_core``);
 3. otherwise checks the remote python (``python3``, or ``python`` where there is no ``python3``, unless one
-   is configured; present, 3.10 or newer) and asks for the zipapp: the client sends
-   its size on one line, then the archive; a few lines of Python (:data:`LOADER`) read exactly that many
-   bytes from stdin into ``$TMPDIR/synco-upload-<random>.pyz`` (mode 0600), run it, and remove it in a
-   ``finally``; it holds a ``flock`` on the archive while it runs, so that what SIGKILL leaves is known
-   dead and removed by a later run (:mod:`synco_core.scratch`). The rest of stdin is then the framed protocol.
+   is configured; present, 3.10 or newer), reports its bytecode magic number (``launch bytecode <hex>``)
+   and asks for the zipapp: the client sends its size on one line, then the archive (with pycs when that
+   magic number is the client's own, see :mod:`synco_core.pull.zipapp`); a few lines of Python
+   (:data:`LOADER`) read exactly that many bytes from stdin into ``$TMPDIR/synco-upload-<random>.pyz``
+   (mode 0600), run it, and remove it in a ``finally``; it holds a ``flock`` on the archive while it runs,
+   so that what SIGKILL leaves is known dead and removed by a later run (:mod:`synco_core.scratch`). The
+   rest of stdin is then the framed protocol.
 
 The script talks to the client with lines starting with :data:`LAUNCH_MARK` (NUL bytes first, so no
 login-script output is mistaken for one) until the channel's own greeting appears. Everything happens in
@@ -25,6 +27,7 @@ then ``synco:`` / ``python:`` of the remote in ``.synco.yml``. ``synco: upload``
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import re
@@ -128,6 +131,8 @@ class Launch:
     uploaded: bool = False
     #: The script ran on the remote side (its first line arrived): the channel's tool had logged in.
     started: bool = False
+    #: The remote interpreter's bytecode magic number (hex) as the script reported it before the upload.
+    bytecode: str | None = None
 
 
 def _setting(remote: Remote, env: Mapping[str, str], env_name: str, attribute: str) -> str | None:
@@ -201,7 +206,12 @@ def launch_script(remote: Remote, env: Mapping[str, str] | None = None, *, debug
         lines.append(f"if {python} -c {check} >/dev/null 2>&1; then launch module {python}; "
                      f"exec {python} -c {shlex.quote(MODULE_MAIN)}{debug_flag} _channel; fi")
     version = shlex.quote("import sys; print('%d.%d' % sys.version_info[:2])")
-    new_enough = shlex.quote(f"import sys; sys.exit(sys.version_info < {MIN_PYTHON!r})")
+    # Its status is the version check; on stdout, the interpreter's bytecode magic number (hex), which the
+    # client compares with its own to choose the archive with pycs (see negotiate). Anything but hex digits
+    # there (an account's sitecustomize printing) is no magic.
+    new_enough = shlex.quote(f"import sys\nif sys.version_info < {MIN_PYTHON!r}: sys.exit(1)\n"
+                             "try:\n    from importlib.util import MAGIC_NUMBER\n    print(MAGIC_NUMBER.hex())\n"
+                             "except Exception:\n    pass")
     lines += [
         f"command -v {python_command} >/dev/null 2>&1 || {{ launch no-python; exit 0; }}",
         # The version as printed on stdout; when the interpreter does not even run that (sudo wanting a password,
@@ -216,7 +226,7 @@ def launch_script(remote: Remote, env: Mapping[str, str] | None = None, *, debug
         # found 3.11"), and the subshells that tidy the text may be killed too, leaving it empty ("it printed
         # nothing"). The first line is therefore cut by parameter expansion with a literal newline, and cut's
         # output replaces the text only when cut ran to the end.
-        f"{python} -c {new_enough} 2>/dev/null || {{ s=$?; h=; if [ \"$s\" -gt 128 ]; then "
+        f"m=\"$({python} -c {new_enough} 2>/dev/null)\" || {{ s=$?; h=; if [ \"$s\" -gt 128 ]; then "
         "v=\"killed by signal $((s - 128))\"; else s=0; "
         f"v=\"$({python} -c {version} 2>/dev/null)\" || "
         f"{{ v=\"$({python} -c {version} 2>&1)\" || s=$?; [ \"$s\" -le 128 ] || "
@@ -227,6 +237,7 @@ def launch_script(remote: Remote, env: Mapping[str, str] | None = None, *, debug
         "if command -v cut >/dev/null 2>&1; then w=\"$(printf '%s\\n' \"$v\" | cut -c1-300)\" && "
         "[ -n \"$w\" ] && v=\"$w\"; fi; "
         "launch old-python \"$v$h\"; exit 0; }",
+        "case \"$m\" in *[!0-9a-f]*) ;; ?*) launch bytecode \"$m\";; esac",
         f"launch upload {python}",
         # read takes one line and no byte more from a pipe, so the archive that follows is left for python.
         "IFS= read -r size || exit 0",
@@ -266,9 +277,12 @@ def other_command_ran(remote: Remote, code: int, output: str) -> str:
 
 
 def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Launch,
-              env: Mapping[str, str] | None = None, zipapp: Callable[[], Path] | None = None,
+              env: Mapping[str, str] | None = None, zipapp: Callable[[bool], Path] | None = None,
               watch: GreetingWatch | None = None) -> None:
     """Follow the launch script until the channel greeting: answer an upload request, turn problems into errors.
+
+    ``zipapp(bytecode)`` gives the archive to upload: with this interpreter's pycs when the remote one reported
+    the same bytecode magic number, else the plain one (:func:`synco_core.pull.zipapp.build_zipapp`).
 
     Returns with ``reader`` positioned right after :data:`MAGIC`, as :meth:`ChannelClient.handshake` expects
     when called with ``skip_magic=False``. ``watch`` hears of every step, so silence is timed.
@@ -351,6 +365,8 @@ def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Laun
                 f"python3 >= {MIN_PYTHON[0]}.{MIN_PYTHON[1]} missing on {remote.describe()} (found {found}); "
                 "install synco or a newer python there"
             )
+        elif word == "bytecode":
+            launch.bytecode = argument.strip()
         elif word == "upload":
             if watch is not None:
                 # The remote side reads now, and building the zipapp or a slow link may take long: only
@@ -359,10 +375,12 @@ def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Laun
             if zipapp is None:
                 from synco_core.pull.zipapp import build_zipapp
 
-                zipapp = build_zipapp
-            archive = zipapp()
+                zipapp = lambda bytecode: build_zipapp(bytecode=bytecode)  # noqa: E731
+            bytecode = launch.bytecode == importlib.util.MAGIC_NUMBER.hex()
+            archive = zipapp(bytecode)
             size = archive.stat().st_size
-            launch.how = f"uploaded zipapp ({size // 1024} KiB) run by {python}"
+            compiled = ", with bytecode" if bytecode else ""
+            launch.how = f"uploaded zipapp ({size // 1024} KiB{compiled}) run by {python}"
             launch.uploaded = True
             try:
                 writer.write(f"{size}\n".encode())

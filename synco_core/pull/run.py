@@ -201,9 +201,9 @@ def _pull_through(remote: Remote, options: PullOptions, echo: Callable[[str], No
     #: The streamed dump's progress bar, open from the start of the build to the end of the stream.
     bars = contextlib.ExitStack()
     prepared = options.zipapp
-    zipapp: Callable[[], Path] | None = None
+    zipapp: Callable[[bool], Path] | None = None
     if prepared is not None:
-        zipapp = lambda: prepared  # noqa: E731 - a one-line provider reads better than a nested def here
+        zipapp = lambda _bytecode: prepared  # noqa: E731 - a one-line provider reads better than a nested def here
     try:
         with channel:
             # The connection is being set up from here on: what is left to do locally happens meanwhile.

@@ -5,8 +5,13 @@
 - the ``synco`` distribution and every distribution registered under the ``synco`` entry-point group
   (the plugins), found through :mod:`importlib.metadata`, with their metadata (so the remote plugin
   manager finds the plugins' entry points inside the archive);
-- their requirements, recursively (extras are not followed), as Python sources only: no ``.pyc`` (the
-  remote interpreter's version is unknown) and no extension modules.
+- their requirements, recursively (extras are not followed), as Python sources, and no extension modules;
+- in the *bytecode* variant, which ``pull`` uploads when the remote interpreter's bytecode magic number
+  (reported by the launch script) equals this one's, a ``name.pyc`` beside each ``name.py`` of the
+  distributions the source side imports (all but :data:`NO_BYTECODE`): zipimport runs it instead of compiling
+  the source. They are checked-hash pycs (PEP 552): zipimport hashes the source it would otherwise compile and
+  takes the pyc only when the hash matches, so a pyc that does not belong to its source is never run (the
+  source is compiled instead), and the zip's local-time mtimes play no part. Both variants are cached.
 
 What cannot go in: a distribution whose packages need an extension module (``cryptography``,
 ``zstandard``, ``psycopg-binary``, ``cffi``) is left out; :mod:`synco_core.pull.fallback` covers those
@@ -24,10 +29,12 @@ import hashlib
 import importlib.metadata as metadata
 import importlib.util
 import logging
+import marshal
 import os
 import re
 import stat
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -52,6 +59,14 @@ EXCLUDED_DISTRIBUTIONS = frozenset({"cryptography", "zstandard", "psycopg-binary
 PURE_FALLBACK = frozenset({"pyyaml", "markupsafe", "charset-normalizer"})
 #: File suffixes never copied: compiled code and caches.
 SKIPPED_SUFFIXES = (".so", ".pyd", ".dylib", ".dll", ".pyc", ".pyo", ".c", ".h", ".pyx", ".pxd")
+#: Distributions that get no pycs in the bytecode variant: only the laptop's side imports them (receive's HTTP
+#: client, the terminal output), and their pycs would more than double the archive. Everything else the archive
+#: carries gets them: synco, its plugins and what the source side imports (pluggy, click, PyYAML, PyMySQL,
+#: psycopg...). tests/test_pull_bytecode.py checks that a remote run imports nothing from these.
+NO_BYTECODE = frozenset({"rich", "pygments", "markdown-it-py", "mdurl", "httpx", "httpcore", "h11", "anyio",
+                         "sniffio", "idna", "certifi", "tzdata"})
+#: Flags word of a checked hash-based pyc (PEP 552): bit 0 hash-based, bit 1 check the source.
+_CHECKED_HASH = (0b11).to_bytes(4, "little")
 SKIPPED_DIRS = frozenset({"__pycache__", "tests", "test", ".mypy_cache", ".pytest_cache"})
 
 _REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
@@ -133,10 +148,15 @@ class ZipappPlan:
     metadata_files: list[tuple[str, bytes]] = field(default_factory=list)
     distributions: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    #: Archive names of the ``.py`` files that get a ``.pyc`` in the bytecode variant.
+    bytecode_files: set[str] = field(default_factory=set)
 
-    def fingerprint(self) -> str:
-        """Changes whenever a shipped file changes (name, size, mtime): the cache key of the archive."""
+    def fingerprint(self, bytecode: bool = False) -> str:
+        """Changes whenever a shipped file changes (name, size, mtime): the cache key of the archive. The
+        bytecode variant's also names this interpreter's magic number and which files get a pyc."""
         digest = hashlib.sha256(MAIN.encode())
+        if bytecode:
+            digest.update(b"bytecode\0" + importlib.util.MAGIC_NUMBER + "\0".join(sorted(self.bytecode_files)).encode())
         for arcname, path in sorted(self.files):
             info = path.stat()
             digest.update(f"{arcname}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
@@ -233,6 +253,8 @@ def plan_zipapp(root_distribution: str = "synco", group: str = "synco") -> Zipap
             plan.skipped[key] = "no importable files found"
             continue
         plan.files.extend(files)
+        if key not in NO_BYTECODE:
+            plan.bytecode_files.update(arcname for arcname, _ in files if arcname.endswith(".py"))
         plan.distributions.append(f"{dist.metadata['Name']} {dist.version}")
         info_dir = f"{key.replace('-', '_')}-{dist.version}.dist-info"
         meta_text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or (
@@ -253,8 +275,23 @@ def plan_zipapp(root_distribution: str = "synco", group: str = "synco") -> Zipap
     return plan
 
 
-def write_zipapp(plan: ZipappPlan, target: Path) -> Path:
-    """Write the archive atomically to ``target``."""
+def pyc_bytes(source: bytes, arcname: str) -> bytes | None:
+    """A checked-hash pyc of ``source`` for this interpreter (None when this interpreter cannot compile it).
+
+    Compiled as the remote python compiles a module without ``-O`` (whatever this one runs with), and quietly:
+    a dependency's SyntaxWarning is not the laptop user's concern."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            code = compile(source, arcname, "exec", dont_inherit=True, optimize=0)
+    except (SyntaxError, ValueError):
+        return None
+    return importlib.util.MAGIC_NUMBER + _CHECKED_HASH + importlib.util.source_hash(source) + marshal.dumps(code)
+
+
+def write_zipapp(plan: ZipappPlan, target: Path, bytecode: bool = False) -> Path:
+    """Write the archive atomically to ``target``; ``bytecode``: with the pycs of ``plan.bytecode_files``
+    compiled by this interpreter, each from the very bytes stored as its source."""
     target.parent.mkdir(parents=True, exist_ok=True)
     # What a build killed midway left beside this archive goes; one being written (its lock held) stays.
     remove_temps_of_dead_processes(target, ".part")
@@ -264,7 +301,17 @@ def write_zipapp(plan: ZipappPlan, target: Path) -> Path:
                                                          compresslevel=6) as archive:
             archive.writestr("__main__.py", MAIN)
             for arcname, path in plan.files:
-                archive.write(path, arcname)
+                if not (bytecode and arcname in plan.bytecode_files):
+                    archive.write(path, arcname)
+                    continue
+                info = zipfile.ZipInfo.from_file(path, arcname)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                source = path.read_bytes()
+                archive.writestr(info, source)
+                pyc = pyc_bytes(source, arcname)
+                if pyc is not None:
+                    archive.writestr(zipfile.ZipInfo(arcname[:-3] + ".pyc", info.date_time), pyc,
+                                     compress_type=zipfile.ZIP_DEFLATED)
             for arcname, data in plan.metadata_files:
                 archive.writestr(arcname, data)
         os.replace(temp, target)
@@ -274,28 +321,33 @@ def write_zipapp(plan: ZipappPlan, target: Path) -> Path:
     return target
 
 
-def build_zipapp(cache: Path | None = None) -> Path:
-    """The archive for the current installation, built once per change and cached.
+def build_zipapp(cache: Path | None = None, *, bytecode: bool = False) -> Path:
+    """The archive for the current installation, built once per change and cached; ``bytecode``: the variant
+    with this interpreter's pycs (for a remote interpreter of the same magic number).
 
     The caller opens it at once and holds a shared ``flock`` on it while reading (:func:`open_archive`):
     another synco building another archive in the same folder removes only older archives of this user
     that nobody reads (see :func:`_prune`)."""
     plan = plan_zipapp()
     folder = cache or user_cache_dir()
-    target = folder / f"synco-{plan.fingerprint()}.pyz"
+    prefix = "synco-"
+    target = folder / f"{prefix}{plan.fingerprint(bytecode)}.pyz"
     if _reuse(target):
         return target
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
         folder = Path(temp_root())
-        target = folder / f"synco-{os.getuid()}-{plan.fingerprint()}.pyz"
+        prefix = f"synco-{os.getuid()}-"
+        target = folder / f"{prefix}{plan.fingerprint(bytecode)}.pyz"
         if _reuse(target):
             return target
-    log.debug("building the zipapp %s from %s; left out: %s", target, ", ".join(plan.distributions),
+    log.debug("building the zipapp %s%s from %s; left out: %s", target, " (with pycs)" if bytecode else "",
+              ", ".join(plan.distributions),
               ", ".join(f"{k} ({v})" for k, v in plan.skipped.items()) or "nothing")
-    write_zipapp(plan, target)
-    _prune(folder, keep=target)
+    write_zipapp(plan, target, bytecode)
+    # Both variants of the current installation stay: pulls from hosts of either kind reuse theirs.
+    _prune(folder, keep={folder / f"{prefix}{plan.fingerprint(variant)}.pyz" for variant in (False, True)})
     return target
 
 
@@ -329,7 +381,7 @@ def open_archive(archive: Path) -> BinaryIO:
 _ARCHIVE = re.compile(r"synco-(?:(?P<uid>\d+)-)?[0-9a-f]{20}\.pyz")
 
 
-def _prune(folder: Path, keep: Path) -> None:
+def _prune(folder: Path, keep: set[Path]) -> None:
     """Remove older archives of this cache (each is several MB): only names this module gives (in the
     temporary folder, with this user's id), files of this user not written for a while (a run that found
     one touches it) and that no run holds open (:func:`open_archive` locks it). Never another program's
@@ -348,5 +400,5 @@ def _prune(folder: Path, keep: Path) -> None:
             remove_file_if_unlocked(old, uid, UPLOAD_GRACE)
 
 
-def _old_archives(paths: Iterable[Path], keep: Path) -> list[Path]:
-    return [path for path in paths if path != keep]
+def _old_archives(paths: Iterable[Path], keep: set[Path]) -> list[Path]:
+    return [path for path in paths if path not in keep]
