@@ -1,4 +1,5 @@
-"""The uploaded zipapp's bytecode: pycs for a remote interpreter of the laptop's magic number, sources otherwise.
+"""The uploaded zipapp's bytecode, when asked for (``SYNCO_REMOTE_BYTECODE``, ``bytecode:``): pycs for a remote
+interpreter of the laptop's magic number, sources otherwise, and sources when not asked for.
 
 The remote side runs through the docker shim with this interpreter (or a wrapper that reports another magic
 number); a ``sitecustomize`` on its path writes down, when the remote run ends, where each module it imported
@@ -63,7 +64,7 @@ def _top_level_names(distributions: frozenset[str]) -> set[str]:
 
 def test_a_remote_python_of_the_same_magic_runs_synco_from_the_archives_pycs(tmp_path: Path,
                                                                             project: Project) -> None:
-    result, loaded = _pull(tmp_path, project)
+    result, loaded = _pull(tmp_path, project, SYNCO_REMOTE_BYTECODE="1")
     assert "with bytecode) run by" in result.stderr
     assert {"synco_core.cli.main", "synco_core.pull.source", "pluggy", "click", "yaml"} <= set(loaded)
     # Everything the remote side imported from the archive came from its pyc: nothing was compiled there.
@@ -90,10 +91,39 @@ def test_a_remote_python_of_another_or_no_magic_gets_the_sources_only(tmp_path: 
     python = tmp_path / "python3"
     python.write_text(_OTHER_PYTHON.format(python=sys.executable))
     python.chmod(0o755)
-    result, loaded = _pull(tmp_path, project, SYNCO_REMOTE_PYTHON=str(python), FAKE=fake)
+    result, loaded = _pull(tmp_path, project, SYNCO_REMOTE_PYTHON=str(python), FAKE=fake, SYNCO_REMOTE_BYTECODE="1")
     assert "uploaded zipapp (" in result.stderr and "with bytecode" not in result.stderr
     assert "synco_core.cli.main" in loaded
     assert {name: path for name, path in loaded.items() if not path.endswith(".py")} == {}
+
+
+@pytest.mark.parametrize("setting", [None, "0"], ids=["unset", "off"])
+def test_without_being_asked_the_upload_carries_sources_only(tmp_path: Path, project: Project,
+                                                             setting: str | None) -> None:
+    """The default: a remote python of the laptop's own magic number still gets the plain archive (its pycs
+    would cost more upload time than they save on a slow link)."""
+    settings = {} if setting is None else {"SYNCO_REMOTE_BYTECODE": setting}
+    result, loaded = _pull(tmp_path, project, **settings)
+    assert "uploaded zipapp (" in result.stderr and "with bytecode" not in result.stderr
+    assert {name: path for name, path in loaded.items() if not path.endswith(".py")} == {}
+
+
+def test_the_setting_is_read_from_the_remote_and_the_environment() -> None:
+    from synco_core.errors import ConfigError
+    from synco_core.pull.bootstrap import launch_script, remote_bytecode
+    from synco_core.pull.remote import remote_from_config
+
+    entry = {"type": "docker", "container": "web", "path": "/srv"}
+    on = remote_from_config("prod", {**entry, "bytecode": True})
+    off = remote_from_config("prod", entry)
+    assert remote_bytecode(on, {}) and not remote_bytecode(off, {})
+    assert remote_bytecode(off, {"SYNCO_REMOTE_BYTECODE": "yes"})
+    assert not remote_bytecode(on, {"SYNCO_REMOTE_BYTECODE": "0"})
+    assert launch_script(on, {}).bytecode_wanted and not launch_script(off, {}).bytecode_wanted
+    with pytest.raises(ConfigError, match=r"^remote 'prod': bytecode should be true or false$"):
+        remote_from_config("prod", {**entry, "bytecode": "sometimes"})
+    with pytest.raises(ConfigError, match=r"^SYNCO_REMOTE_BYTECODE should be 1 or 0 "):
+        launch_script(off, {"SYNCO_REMOTE_BYTECODE": "sometimes"})
 
 
 @pytest.fixture(scope="module")

@@ -174,7 +174,7 @@ def test_unknown_keys_of_a_remote_are_refused(entry: dict[object, object]) -> No
 @pytest.mark.parametrize("key", sorted(REMOTE_KEYS))
 def test_every_remote_key_is_accepted(key: str) -> None:
     # Keys that do not apply to the entry's kind are ignored, never refused.
-    entry = {"url": "ssh://h/app", key: {"url": "ssh://h/app", "env": {"APP_ENV": "x"}}.get(key, "x")}
+    entry = {"url": "ssh://h/app", key: {"url": "ssh://h/app", "env": {"APP_ENV": "x"}, "bytecode": True}.get(key, "x")}
     assert remote_from_config("x", entry, no_contexts).host == "h"
 
 

@@ -133,6 +133,8 @@ class Launch:
     started: bool = False
     #: The remote interpreter's bytecode magic number (hex) as the script reported it before the upload.
     bytecode: str | None = None
+    #: Whether an upload may carry bytecode (:func:`remote_bytecode`), read when the script is made.
+    bytecode_wanted: bool = False
 
 
 def _setting(remote: Remote, env: Mapping[str, str], env_name: str, attribute: str) -> str | None:
@@ -151,6 +153,28 @@ def remote_python(remote: Remote, env: Mapping[str, str] | None = None) -> list[
 def remote_synco(remote: Remote, env: Mapping[str, str] | None = None) -> str | None:
     env = os.environ if env is None else env
     return _setting(remote, env, "SYNCO_REMOTE_SYNCO", "synco")
+
+
+#: The environment's word for :attr:`Remote.bytecode`, over ``.synco.yml``'s.
+BYTECODE_VARIABLE = "SYNCO_REMOTE_BYTECODE"
+
+
+def remote_bytecode(remote: Remote, env: Mapping[str, str] | None = None) -> bool:
+    """Whether an upload may carry bytecode (``SYNCO_REMOTE_BYTECODE`` or ``bytecode:``; off by default).
+
+    Off unless asked: the archive with pycs is 3.5 MB larger, which on an upload link under about 55 Mbit/s
+    takes longer to send than the half CPU-second the remote python saves by not compiling synco
+    (docs/performance.md); a host slow to compile, or one under a CPU-time limit, is worth it.
+    """
+    env = os.environ if env is None else env
+    value = env.get(BYTECODE_VARIABLE, "").strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    if value:
+        raise ConfigError(f"{BYTECODE_VARIABLE} should be 1 or 0 (found {value[:40]!r})")
+    return bool(remote.bytecode)
 
 
 def launch_script(remote: Remote, env: Mapping[str, str] | None = None, *, debug: bool = False,
@@ -243,7 +267,7 @@ def launch_script(remote: Remote, env: Mapping[str, str] | None = None, *, debug
         "IFS= read -r size || exit 0",
         f'exec {python} -c {shlex.quote(LOADER)} "$size" {name}{debug_flag} _channel',
     ]
-    return Launch(script="\n".join(lines), upload_name=name)
+    return Launch(script="\n".join(lines), upload_name=name, bytecode_wanted=remote_bytecode(remote, env))
 
 
 def _read_line(reader: IO[bytes], limit: int = 4096) -> bytes:
@@ -376,7 +400,7 @@ def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Laun
                 from synco_core.pull.zipapp import build_zipapp
 
                 zipapp = lambda bytecode: build_zipapp(bytecode=bytecode)  # noqa: E731
-            bytecode = launch.bytecode == importlib.util.MAGIC_NUMBER.hex()
+            bytecode = launch.bytecode == importlib.util.MAGIC_NUMBER.hex() and launch.bytecode_wanted
             archive = zipapp(bytecode)
             size = archive.stat().st_size
             compiled = ", with bytecode" if bytecode else ""

@@ -49,7 +49,7 @@ RUNS = ("shell", "argv")
 #: from another container, host or path than the one written.
 REMOTE_KEYS = frozenset({
     "url", "type", "host", "user", "port", "container", "service", "pod", "namespace", "context", "command",
-    "runs", "path", "ssh_options", "compose_options", "python", "synco", "base_url", "env",
+    "runs", "path", "ssh_options", "compose_options", "python", "synco", "base_url", "env", "bytecode",
 })
 
 #: A variable name ``env:`` may set: what a POSIX shell can export.
@@ -84,6 +84,8 @@ class Remote:
     synco: str | None = None
     #: For ``--via-http``: the public base URL of the application's web root.
     base_url: str | None = None
+    #: Upload the zipapp with bytecode when the remote python can use it (``bytecode: true``), else sources only.
+    bytecode: bool | None = None
     #: The remote's name in ``.synco.yml``, or the URL it was given as.
     name: str = ""
     #: ``command`` remotes: the tool's words before the script, and how it takes the script (:data:`RUNS`).
@@ -291,6 +293,10 @@ def remote_from_config(
     remote.synco = _optional_str(entry, "synco", name)
     remote.base_url = _optional_str(entry, "base_url", name)
     remote.env = _environment(entry.get("env"), name)
+    bytecode = entry.get("bytecode")
+    if bytecode is not None and not isinstance(bytecode, bool):
+        raise ConfigError(f"remote {name!r}: bytecode should be true or false")
+    remote.bytecode = bytecode
     return remote
 
 
