@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pymysql
 import pytest
 from private_servers import mariadb, mariadb_admin
 
@@ -111,7 +112,7 @@ def test_a_mysql_dump_records_its_engines_collations_and_longest_row(mysql_sourc
 
 @pytest.mark.mysql
 def test_check_dump_requirements_reads_the_local_mysql_server() -> None:
-    """The shared MariaDB: no ROCKSDB loaded, no MariaDB 11 collation; MySQL 8's are mapped, not required;
+    """The shared MariaDB: no ROCKSDB loaded, no collation of an unknown name; MySQL 8's are mapped, not required;
     max_allowed_packet is compared with the longest statement (one byte more travels with it, and the server
     refuses a packet of that size or more: tests/test_mysql_packet_boundary.py loads each side of it)."""
     conn = mysql_admin_connection()
@@ -123,17 +124,44 @@ def test_check_dump_requirements_reads_the_local_mysql_server() -> None:
             server_version="11.4.2-MariaDB", engines=["InnoDB", "ROCKSDB", "Aria"],
             # An older server's utf8_general_ci is MariaDB 10.6+'s utf8mb3_general_ci, which SHOW COLLATION lists
             # alone (the old name is still taken), and the other way round.
-            collations=["utf8mb4_unicode_ci", "utf8mb4_uca1400_ai_ci", "utf8mb4_0900_ai_ci", "utf8_general_ci",
+            collations=["utf8mb4_unicode_ci", "utf8mb4_synco_missing_ci", "utf8mb4_0900_ai_ci", "utf8_general_ci",
                         "UTF8MB3_unicode_ci", "utf8_bin"],
             max_statement_bytes=packet - 1))
         assert lacking[0] == ("storage engine ROCKSDB (install mariadb-plugin-rocksdb, then "
                               "INSTALL SONAME 'ha_rocksdb')")
-        assert lacking[1] == ("collation utf8mb4_uca1400_ai_ci (a server release that has it (the source runs "
+        assert lacking[1] == ("collation utf8mb4_synco_missing_ci (a server release that has it (the source runs "
                               "11.4.2-MariaDB))")
         assert lacking[2].startswith(f"max_allowed_packet {packet} is too small for the dump's longest row, a "
                                      f"statement of {packet - 1} bytes (SET GLOBAL max_allowed_packet=")
         assert len(lacking) == 3
         assert mysql_missing(conn, DumpRequirements(engines=["innodb"], max_statement_bytes=packet - 2)) == []
+    finally:
+        conn.close()
+
+
+@pytest.mark.mysql
+def test_no_collation_the_server_has_is_reported_missing() -> None:
+    """MariaDB 10.10 and later name the UCA 14.0 collations once for every character set they apply to
+    (``SHOW COLLATION`` lists ``uca1400_ai_ci`` with no character set), while a column's is the full name
+    (``utf8mb4_uca1400_ai_ci``, MariaDB 11.5's default; ``utf16_uca1400_as_cs``): a dump holding one was
+    refused by the very server it came from, "the local database server lacks ... collation
+    utf16_uca1400_ai_ci". Every collation a column of this server can have is one it has."""
+    conn = mysql_admin_connection()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT CHARACTER_SET_NAME FROM information_schema.CHARACTER_SETS")
+            charsets = [str(name) for (name,) in cur.fetchall()]
+            full: list[str] = []
+            for charset in charsets:
+                cur.execute("SHOW COLLATION WHERE Charset = %s OR Charset IS NULL", (charset,))
+                for (name, *_) in cur.fetchall():
+                    try:  # the name a column of that character set given that collation gets
+                        cur.execute(f"SELECT COLLATION(CONVERT('a' USING {charset}) COLLATE {name})")
+                    except pymysql.err.MySQLError:
+                        continue  # a collation of another character set
+                    full.append(str(cur.fetchone()[0]))
+        assert full
+        assert mysql_missing(conn, DumpRequirements(collations=sorted(set(full)))) == []
     finally:
         conn.close()
 

@@ -107,6 +107,14 @@ def missing(conn: Any, requires: DumpRequirements) -> list[str]:
                     for engine in requires.engines if engine.lower() not in usable]
     if requires.collations:
         known = {schema.text(row[0]).lower() for row in schema.query(conn, "SHOW COLLATION")}
+        # MariaDB 10.10 and later list a collation that applies to several character sets once, without one
+        # (``uca1400_ai_ci``), while a column's collation is its full name (``utf16_uca1400_ai_ci``): the
+        # applicability table pairs them.
+        for name, charset in schema.query(conn, "SELECT COLLATION_NAME, CHARACTER_SET_NAME FROM "
+                                                "information_schema.COLLATION_CHARACTER_SET_APPLICABILITY"):
+            name, charset = schema.text(name).lower(), schema.text(charset).lower()
+            if not name.startswith(charset + "_"):
+                known.add(f"{charset}_{name}")
         unknown = [name for name in requires.collations if not known.intersection(_spellings(name))
                    # MariaDB's load maps MySQL 8's to the nearest one it has.
                    and not (mariadb and _COLLATION.fullmatch(name.encode()))]
