@@ -517,12 +517,19 @@ def move_defaults(conn: Any, db: str, tables: list[str], old: str) -> None:
         return
     moving = set(tables)
     rows = query(conn, "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_DEFAULT FROM information_schema.COLUMNS "
-                       "WHERE TABLE_SCHEMA=%s AND LOCATE(%s, COLUMN_DEFAULT) > 0", (db, old))
+                       "WHERE TABLE_SCHEMA=%s AND LOCATE(%s, COLUMN_DEFAULT) > 0 ORDER BY TABLE_NAME, "
+                       "ORDINAL_POSITION", (db, old))
+    # One ALTER per table for all its columns: the server checks every default of the table's new definition,
+    # and one still naming a sequence in ``old`` (two columns drawing from sequences) failed the first ALTER
+    # ("Table 'old.seq' doesn't exist").
+    changes: dict[str, list[bytes]] = {}
     for table, column, default in rows:
         if text(table) not in moving:
             continue
         expression, _ = qualify.requalify(raw(default), old, db)
         if expression != raw(default):
-            with conn.cursor() as cur:
-                cur.execute(f"ALTER TABLE {quote_name(db)}.{quote_name(text(table))} ALTER COLUMN "
-                            f"{quote_name(text(column))} SET DEFAULT (".encode() + expression + b")")
+            changes.setdefault(text(table), []).append(
+                f"ALTER COLUMN {quote_name(text(column))} SET DEFAULT (".encode() + expression + b")")
+    for table, clauses in changes.items():
+        with conn.cursor() as cur:
+            cur.execute(f"ALTER TABLE {quote_name(db)}.{quote_name(table)} ".encode() + b", ".join(clauses))

@@ -129,7 +129,8 @@ DELIMITER ;
 CREATE VIEW `parent_names` AS SELECT `id`, `name` FROM `parent`;
 CREATE VIEW `a_view_on_view` AS SELECT `name` FROM `parent_names` WHERE `id` > 0;
 
--- Sequences in every state: cycled (with a comment), descending and used, run out; one feeds a default.
+-- Sequences in every state: cycled (with a comment), descending and used, run out; two feed defaults of one
+-- table (each default must be moved to the copy's database in the same ALTER, or the other one is dangling).
 CREATE SEQUENCE `seq_cycle` START WITH 100 MINVALUE 10 MAXVALUE 1000 INCREMENT BY 7 CACHE 5 CYCLE COMMENT 'cycles';
 DO SETVAL(`seq_cycle`, 45, 0, 4);
 CREATE SEQUENCE `seq_down` START WITH -1 MINVALUE -100 MAXVALUE -1 INCREMENT BY -3 NOCACHE;
@@ -140,6 +141,7 @@ CREATE TABLE `ticket` (
   `id` INT NOT NULL DEFAULT nextval(`fidelity_src`.`seq_cycle`) PRIMARY KEY,
   `note` VARCHAR(20) INVISIBLE DEFAULT 'hidden',
   `qty` INT NOT NULL DEFAULT 1 CHECK (`qty` > 0),
+  `last_done` INT DEFAULT lastval(`fidelity_src`.`seq_done`),
   CONSTRAINT `ticket_note` CHECK (`note` <> 'forbidden')
 ) ENGINE=InnoDB COMMENT='tickets; numbered by a sequence' ROW_FORMAT=DYNAMIC;
 INSERT INTO `ticket` (`id`, `note`, `qty`) VALUES (1, 'first', 2), (2, DEFAULT, 1);
