@@ -280,3 +280,28 @@ def test_history_rows_whose_period_ends_where_it_starts_are_left_out_with_a_warn
         every = f"SELECT *, {start}, {end} FROM {table} FOR SYSTEM_TIME ALL WHERE {start} < {end} ORDER BY 1, {start}"
         assert query(target, every) == query(source, every)
         assert query(target, f"SELECT COUNT(*) FROM {table} FOR SYSTEM_TIME ALL WHERE {start} >= {end}") == [(0,)]
+
+
+def test_rows_production_holds_past_its_check_constraints_are_carried(
+        tmp_path: Path, mysql_database_factory: Callable[[], str]) -> None:
+    """Rows a CHECK constraint refuses today, stored while ``check_constraint_checks`` was off or before the
+    constraint was added with it off (a migration's ``ALTER TABLE ... ADD CONSTRAINT``; a JSON column's
+    ``json_valid`` check over text written before MariaDB 10.4.3), in every engine that checks: the load stopped
+    on their INSERT ("CONSTRAINT `t.a` failed"), as mariadb-dump's script does. Production holds them, so the
+    copy must, as it holds rows past their foreign keys."""
+    source = mysql_database_factory()
+    load_with_client(source, b"""
+        CREATE SEQUENCE s;
+        CREATE TABLE inno (id INT PRIMARY KEY, a INT CHECK (a > 0), j JSON, CONSTRAINT small CHECK (a < 100));
+        CREATE TABLE isam (id INT PRIMARY KEY, a INT CHECK (a > 0), n INT DEFAULT nextval(s)) ENGINE=MyISAM;
+        CREATE TABLE aria (id INT, a INT, CONSTRAINT pos CHECK (a > 0)) ENGINE=Aria;
+        CREATE TABLE later (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, a VARCHAR(5));
+        INSERT INTO later (a) VALUES ('x'), ('yyyyy');
+        SET check_constraint_checks = 0;
+        INSERT INTO inno VALUES (1, -5, 'not json'), (2, 500, '{'), (3, 5, '[]');
+        INSERT INTO isam VALUES (1, -1, 1), (2, 0, 2);
+        INSERT INTO aria VALUES (1, -2), (1, -2);
+        ALTER TABLE later ADD CONSTRAINT short CHECK (CHAR_LENGTH(a) < 3);
+        SET check_constraint_checks = 1;
+    """)
+    assert_copy_is_exact(source, tmp_path, mysql_database_factory)

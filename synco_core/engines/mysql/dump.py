@@ -97,6 +97,9 @@ SIZE_HINT = SPLITTER_SIZE_HINT
 # literally; where it is off (the default before MariaDB 10.10) `timestamp NOT NULL` would gain DEFAULT
 # current_timestamp() ON UPDATE current_timestamp() (the first one) or DEFAULT '0000-00-00 00:00:00', and
 # later UPDATEs would rewrite it. MariaDB only (``M!``): MySQL 8 before 8.0.18 restricts setting it.
+# CHECK_CONSTRAINT_CHECKS (MariaDB 10.2.1): rows a CHECK constraint refuses, stored while it was off or before
+# the constraint was added with it off, are production's rows as those past a foreign key are; the load
+# stopped on their INSERT.
 # DIV_PRECISION_INCREMENT (written in by :func:`header`, the source's): the load computes every STORED
 # generated column again, and the digits of a division (``a / b`` into a DECIMAL(30,20)) are this setting's;
 # a laptop server configured with 8 stored 0.833333333333333333 where production holds 0.833333333, and no
@@ -111,6 +114,7 @@ HEADER = b"""/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;
 /*!40014 SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */;
 /*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO,NO_DIR_IN_CREATE' */;
 /*!40111 SET @OLD_SQL_NOTES=@@SQL_NOTES, SQL_NOTES=0 */;
+/*M!100201 SET @OLD_CHECK_CONSTRAINT_CHECKS=@@CHECK_CONSTRAINT_CHECKS, CHECK_CONSTRAINT_CHECKS=0 */;
 /*M!100108 SET @OLD_EXPLICIT_DEFAULTS=@@EXPLICIT_DEFAULTS_FOR_TIMESTAMP, EXPLICIT_DEFAULTS_FOR_TIMESTAMP=1 */;
 /*!50006 SET @OLD_DIV_PRECISION_INCREMENT=@@DIV_PRECISION_INCREMENT, DIV_PRECISION_INCREMENT=%d */;
 /*!40101 SET @OLD_AUTOCOMMIT=@@AUTOCOMMIT */;
@@ -126,6 +130,7 @@ FOOTER = b"""/*!40101 SET AUTOCOMMIT=@OLD_AUTOCOMMIT */;
 /*!40101 SET CHARACTER_SET_RESULTS=@OLD_CHARACTER_SET_RESULTS */;
 /*!40101 SET COLLATION_CONNECTION=@OLD_COLLATION_CONNECTION */;
 /*!40111 SET SQL_NOTES=@OLD_SQL_NOTES */;
+/*M!100201 SET CHECK_CONSTRAINT_CHECKS=@OLD_CHECK_CONSTRAINT_CHECKS */;
 /*M!100108 SET EXPLICIT_DEFAULTS_FOR_TIMESTAMP=@OLD_EXPLICIT_DEFAULTS */;
 /*!50006 SET DIV_PRECISION_INCREMENT=@OLD_DIV_PRECISION_INCREMENT */;
 
