@@ -404,8 +404,13 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
     base_tables = [name for name, kind in all_tables.items() if kind not in ("VIEW", "SEQUENCE")]
     unseen = visibility.unseen(conn, db, base_tables, routines=options.routines, events=options.events)
     refused = loadable.refused(conn, db, objects, routines=options.routines, events=options.events)
+    # The columns of each view, for its placeholder. Inside the read-only transaction the server lists none
+    # for some views (see _Outside); one it lists none for outside either cannot be opened at all.
+    view_columns = {name: schema.columns(conn, db, name) or schema.columns(outside(), db, name)
+                    for name, kind in all_tables.items() if kind == "VIEW"}
     skipped = unsupported.check(conn, db, all_tables, engines, objects, hidden, skip=options.skip_unsupported,
-                                routines=options.routines, events=options.events, unseen=unseen, refused=refused)
+                                routines=options.routines, events=options.events, unseen=unseen, refused=refused,
+                                broken=[name for name, columns in view_columns.items() if not columns])
     databases = {schema.text(name) for (name,) in schema.query(conn, "SHOW DATABASES")}
     unsupported.warn_other_databases([v for v in objects.views if v.name not in skipped.views], databases, db)
     loadable.warn_other_databases(conn, db, [
@@ -574,9 +579,7 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
         for view in views:
             name = quote_name(view).encode("utf-8", "surrogateescape")
             writer.write(b"DROP TABLE IF EXISTS " + name + b";\n/*!50001 DROP VIEW IF EXISTS " + name + b" */;\n")
-            # Inside the read-only transaction the server lists no columns for some views (see _Outside).
-            columns = schema.columns(conn, db, view) or schema.columns(outside(), db, view)
-            writer.statement(_view_placeholder(view, (c.name for c in columns)))
+            writer.statement(_view_placeholder(view, (c.name for c in view_columns[view])))
         writer.write(b"\n")
         for definition in objects.views:
             if definition.name in skipped.views:
