@@ -353,3 +353,41 @@ def test_views_the_server_cannot_open_are_refused_by_the_dump(
     query(source, "DROP VIEW v_table, v_column, v_function, v_on_view, v_no_definer")  # mariadb-dump stops at the last
     query(source, "CREATE VIEW v_column AS SELECT 1 AS b")  # a view of that name, which opens, is carried
     assert_copy_is_exact(source, tmp_path, mysql_database_factory)
+
+
+def test_foreign_keys_to_tables_that_do_not_exist_are_carried(
+        tmp_path: Path, mysql_database_factory: Callable[[], str]) -> None:
+    """A foreign key whose table was dropped with ``foreign_key_checks`` off (a migration's ``DROP TABLE``, a
+    plugin's uninstall), or made to a table never created: the load creates it as written, but in the scratch
+    database, and the install's ``RENAME TABLE`` moves the table without it, so the copy's key pointed at the
+    scratch database (``REFERENCES `db__synco_new`.`parent```), gone once the install ended. Each such key must
+    name the target's table again, after an install into a new database, over an existing one and after a
+    rollback, and the kept copy must not be left pointing at the scratch database either."""
+    source = mysql_database_factory()
+    load_with_client(source, b"""
+        CREATE TABLE parent (id INT PRIMARY KEY);
+        CREATE TABLE kept (id INT PRIMARY KEY);
+        SET foreign_key_checks = 0;
+        CREATE TABLE child (id INT PRIMARY KEY, p INT, q INT, k INT,
+          CONSTRAINT fk_gone FOREIGN KEY (p) REFERENCES parent (id) ON DELETE CASCADE,
+          CONSTRAINT `fk ``never``` FOREIGN KEY (q) REFERENCES `never made` (id) ON UPDATE SET NULL,
+          CONSTRAINT fk_kept FOREIGN KEY (k) REFERENCES kept (id));
+        INSERT INTO parent VALUES (1); INSERT INTO kept VALUES (1); INSERT INTO child VALUES (1, 1, 5, 1);
+        DROP TABLE parent;
+        CREATE TABLE `other child` (id INT PRIMARY KEY, p INT, FOREIGN KEY (p) REFERENCES parent (id));
+    """)
+    assert_copy_is_exact(source, tmp_path, mysql_database_factory)
+    target = mysql_database_factory()
+    dump_file = tmp_path / "dump.sql"
+    runner = CliRunner()
+    for _ in range(2):  # the second replaces the first, which is kept
+        result = runner.invoke(cli, ["db", "load", mysql_url_for(target), str(dump_file), "--yes"])
+        assert result.exit_code == 0, result.output
+        assert structure(target) == structure(source)
+    result = runner.invoke(cli, ["db", "rollback", mysql_url_for(target), "--yes"])
+    assert result.exit_code == 0, result.output
+    assert structure(target) == structure(source)
+    # The scratch database, gone after each install, is named by no key, in the target or in the kept copy.
+    assert query(target, "SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME FROM "
+                         "information_schema.REFERENTIAL_CONSTRAINTS WHERE UNIQUE_CONSTRAINT_SCHEMA = %s",
+                 (target + "__synco_new",)) == []

@@ -507,6 +507,52 @@ def moved(objects: Objects, old: str, new: str, case_insensitive: bool = False) 
                    events=[move(d) for d in objects.events])
 
 
+#: A foreign key's line in SHOW CREATE TABLE (one per line, after the columns and keys), its name in group 1.
+_FOREIGN_KEY_LINE = re.compile(rb"^  (CONSTRAINT `((?:[^`]|``)+)` FOREIGN KEY .*?),?$", re.MULTILINE)
+
+
+def move_foreign_keys(conn: Any, db: str, tables: list[str], old: str) -> None:
+    """Point the foreign keys of ``tables`` (now in ``db``) that refer to a table of database ``old`` at the
+    table of that name in ``db``.
+
+    ``RENAME TABLE`` moves a table with its foreign keys, and those to a table moved with it follow; one to a
+    table that does not exist (dropped under ``foreign_key_checks = 0``, or never made) keeps naming it in the
+    database it was made in. Each is dropped and made again (the server takes no two keys of one name in one
+    ``ALTER``), in place, without checking the rows, which production holds as they are. Only keys still naming
+    ``old`` are changed, so this can run again after a kill; an install killed between the two ``ALTER``s is
+    undone whole, the scratch tables dropped with it.
+    """
+    if not tables or old == db:
+        return
+    moving = set(tables)
+    rows = query(conn, "SELECT TABLE_NAME, CONSTRAINT_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS "
+                       "WHERE CONSTRAINT_SCHEMA=%s AND UNIQUE_CONSTRAINT_SCHEMA=%s ORDER BY TABLE_NAME", (db, old))
+    names: dict[str, set[bytes]] = {}
+    for table, constraint in rows:
+        if text(table) in moving:
+            names.setdefault(text(table), set()).add(raw(constraint))
+    if not names:
+        return
+    (checks,) = query(conn, "SELECT @@SESSION.foreign_key_checks")[0]
+    query(conn, "SET SESSION foreign_key_checks = 0")
+    try:
+        for table, wanted in names.items():
+            qualified = f"{quote_name(db)}.{quote_name(table)}"
+            create = raw(query(conn, f"SHOW CREATE TABLE {qualified}")[0][1])
+            clauses = [match.group(1) for match in _FOREIGN_KEY_LINE.finditer(create)
+                       if match.group(2).replace(b"``", b"`") in wanted]
+            if not clauses:
+                continue
+            drops = b", ".join(b"DROP FOREIGN KEY " + clause.split(b" FOREIGN KEY ", 1)[0][len(b"CONSTRAINT "):]
+                               for clause in clauses)
+            adds = b", ".join(b"ADD " + qualify.requalify(clause, old, None)[0] for clause in clauses)
+            with conn.cursor() as cur:
+                cur.execute(qualified.encode().join([b"ALTER TABLE ", b" " + drops]))
+                cur.execute(qualified.encode().join([b"ALTER TABLE ", b" " + adds]))
+    finally:
+        query(conn, f"SET SESSION foreign_key_checks = {int(checks)}")
+
+
 def move_defaults(conn: Any, db: str, tables: list[str], old: str) -> None:
     """Point the column defaults of ``tables`` (now in ``db``) that name database ``old`` at ``db``.
 

@@ -559,6 +559,7 @@ def _move_defaults(conn: Any, names: Names, journal: Journal, step: str, *, back
         schema.move_defaults(conn, arrived, journal.after.tables, names.target)
     else:
         schema.move_defaults(conn, names.target, journal.after.tables, arrived)
+        schema.move_foreign_keys(conn, names.target, journal.after.tables, arrived)
         crashpoints.reached(f"{step}:defaults-moved")
         schema.move_defaults(conn, names.backup, journal.before.tables, names.target)
     crashpoints.reached(f"{step}:defaults-moved")
