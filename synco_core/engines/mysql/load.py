@@ -63,7 +63,7 @@ from synco_core.engines.mysql.loadthreads import (
     statement_error,
 )
 from synco_core.engines.mysql.requirements import fits_packet, packet_fix
-from synco_core.engines.mysql.schema import definer, strip_definer, text
+from synco_core.engines.mysql.schema import definer, event_exists, kept_event, strip_definer, text
 from synco_core.engines.mysql.splitter import (
     SpooledStatement,
     Statement,
@@ -690,6 +690,12 @@ class Loader:
                 self.report.enabled_events.add(_unquote(event.group("name")))
         self._query(number, sql)
         if event is not None:
+            name = _unquote(event.group("name"))
+            made = bytes(sql) if isinstance(sql, (bytes, bytearray)) else b""
+            again = kept_event(made, name) if _CREATE_EVENT.match(made) else []
+            if again and not event_exists(self.conn, name):
+                for statement in again:  # made as production holds it (see schema.kept_event)
+                    self._query(number, statement)
             self._hold(number)
         if not isinstance(sql, StreamedStatement) and not _DATA.match(sql) and _SESSION_CHANGE.search(sql):
             self._observe(number)
@@ -835,6 +841,7 @@ _CREATED = re.compile(
 #: Statements that create or change an event (``CREATE DEFINER=... EVENT``, ``ALTER EVENT``).
 _EVENT_DDL = re.compile(rb"^(?:/\*!\d*\s*)?(?:CREATE|ALTER)\b[^;]{0,300}?\bEVENT\s+(?:IF\s+NOT\s+EXISTS\s+)?"
                         rb"(?:" + _NAME + rb"\s*\.\s*)?" + _NAME.replace(b"(", b"(?P<name>", 1), re.IGNORECASE)
+_CREATE_EVENT = re.compile(rb"^(?:/\*!\d*\s*)?CREATE\b", re.IGNORECASE)
 #: An event's status as ``SHOW CREATE EVENT`` (and so every dump) writes it, before its body.
 _ENABLED_EVENT = re.compile(rb"(\bON\s+COMPLETION\s+(?:NOT\s+)?PRESERVE\s+)ENABLE\b", re.IGNORECASE)
 _TRIGGER = re.compile(rb"^(?:/\*!\d*\s*)?CREATE\b[^;]{0,300}?\bTRIGGER\b", re.IGNORECASE)

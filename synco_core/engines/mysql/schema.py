@@ -453,6 +453,29 @@ def capture(conn: Any, db: str, *, routines: bool = True, events: bool = True,
     return objects
 
 
+#: The completion clause of an event dropped on completion, as ``SHOW CREATE EVENT`` (and so every dump) writes
+#: it, before its status.
+_NOT_PRESERVED = re.compile(rb"(\bON\s+COMPLETION\s+)NOT\s+(PRESERVE\s+(?:ENABLE|DISABLE)\b)", re.IGNORECASE)
+
+
+def kept_event(statement: bytes, name: str) -> list[bytes]:
+    """The statements that make the event ``statement`` creates as production holds it, when it is one the
+    server drops the moment it is created (empty otherwise): an event ``ON COMPLETION NOT PRESERVE`` whose
+    schedule has ended, which the server keeps while it is disabled or the scheduler is off, but drops at
+    once when ``CREATE EVENT`` makes it (with a note only). It is created preserved, then altered."""
+    preserved, found = _NOT_PRESERVED.subn(rb"\1\2", statement, count=1)
+    if not found:
+        return []
+    return [preserved, b"ALTER EVENT " + quote_name(name).encode("utf-8", "surrogateescape")
+            + b" ON COMPLETION NOT PRESERVE"]
+
+
+def event_exists(conn: Any, name: str) -> bool:
+    """Whether the database selected on ``conn`` has the event ``name``."""
+    return bool(query(conn, "SELECT 1 FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE() AND "
+                            "EVENT_NAME = %s", (name,)))
+
+
 def create_definition(conn: Any, db: str, definition: Definition, *,
                       switched: Callable[[], None] | None = None) -> None:
     """Create ``definition`` in ``db`` (selected on ``conn``) under the session settings it was made in.
@@ -482,6 +505,10 @@ def create_definition(conn: Any, db: str, definition: Definition, *,
         query(conn, "SET SESSION " + ", ".join(settings))
         with conn.cursor() as cur:
             cur.execute(definition.create)
+            if definition.kind == "EVENT" and (again := kept_event(definition.create, definition.name)) and (
+                    not event_exists(conn, definition.name)):
+                for statement in again:
+                    cur.execute(statement)
     finally:
         query(conn, f"SET SESSION sql_mode = {quote_string(text(mode))}, character_set_client = {text(client)}, "
                     f"collation_connection = {text(connection)}, time_zone = {quote_string(text(zone))}")
