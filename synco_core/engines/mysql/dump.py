@@ -337,6 +337,35 @@ def _strip_database(create: bytes, db: str) -> bytes:
     return stripped
 
 
+#: The server's answer to an UPDATE of a view it cannot update.
+_NOT_UPDATABLE = 1288
+
+
+def _checked_not_updatable(conn: Any, outside: Callable[[], Any], db: str,
+                           view_columns: dict[str, list[Column]]) -> list[str]:
+    """The views ``WITH CHECK OPTION`` that cannot be updated: a view they read was replaced by one that
+    cannot (``ALGORITHM=TEMPTABLE``, an aggregate) after they were made. The server keeps them, but refuses
+    to create them ("CHECK OPTION on non-updatable view"), so their load failed. ``EXPLAIN UPDATE`` asks the
+    server without writing anything, outside the dump's read-only transaction; any other answer than "not
+    updatable" (no UPDATE privilege, a read-only replica, a column that is an expression) tells nothing, and
+    the view is dumped."""
+    found = []
+    for (name,) in schema.query(conn, "SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA=%s "
+                                      "AND CHECK_OPTION <> 'NONE'", (db,)):
+        view = schema.text(name)
+        columns = view_columns.get(view)
+        if not columns:
+            continue
+        column = quote_name(columns[0].name)
+        try:
+            schema.query(outside(), f"EXPLAIN UPDATE {quote_name(db)}.{quote_name(view)} SET {column} = {column} "
+                                    "WHERE FALSE")
+        except pymysql.err.MySQLError as exc:
+            if exc.args and exc.args[0] == _NOT_UPDATABLE:
+                found.append(view)
+    return found
+
+
 def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside: Callable[[], Any],
                begin: Callable[[list[str], list[str]], list[Any]], reading: list[str]) -> DumpResult:
     """The dump itself; ``reading`` holds the table it is at, for an error to name."""
@@ -408,9 +437,14 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
     # for some views (see _Outside); one it lists none for outside either cannot be opened at all.
     view_columns = {name: schema.columns(conn, db, name) or schema.columns(outside(), db, name)
                     for name, kind in all_tables.items() if kind == "VIEW"}
+    broken = [(name, "the server cannot open it: a table, column or function it reads is gone, or this user may "
+                     "not read it") for name, columns in view_columns.items() if not columns]
+    broken += [(name, "WITH CHECK OPTION, while it cannot be updated (a view it reads was made so since): the "
+                      "server creates no such view")
+               for name in _checked_not_updatable(conn, outside, db, view_columns)]
     skipped = unsupported.check(conn, db, all_tables, engines, objects, hidden, skip=options.skip_unsupported,
                                 routines=options.routines, events=options.events, unseen=unseen, refused=refused,
-                                broken=[name for name, columns in view_columns.items() if not columns])
+                                broken=broken)
     databases = {schema.text(name) for (name,) in schema.query(conn, "SHOW DATABASES")}
     unsupported.warn_other_databases([v for v in objects.views if v.name not in skipped.views], databases, db)
     loadable.warn_other_databases(conn, db, [

@@ -13,8 +13,9 @@ skip_unsupported``) leaves it out and names it in a warning:
 - routines and events whose text the user may not see (the server shows only their names);
 - triggers, routines and events the user may not see at all (:mod:`.visibility`, given as ``unseen``): the
   server hides even their names, so nothing tells whether there are any;
-- views the server cannot open (a table, column or function they read was dropped after them, given as
-  ``broken``): the server keeps them but creates no such view, so their ``CREATE VIEW`` fails the load;
+- views the server keeps but creates no more, given as ``broken`` with the reason: those it cannot open (a
+  table, column or function they read was dropped after them), those ``WITH CHECK OPTION`` that a view they
+  read made not updatable since; their ``CREATE VIEW`` fails the load;
 - views, triggers, routines and events that synco's loader refuses to create (:mod:`.loadable`: dynamic
   SQL, ``FLUSH``, setting global variables ...);
 - tables, views and sequences named like the install's own journal and marker tables (``__synco_journal``,
@@ -73,7 +74,8 @@ class LeftOut:
 def check(conn: object, db: str, tables: dict[str, str], engines: dict[str, str], objects: schema.Objects,
           hidden: list[schema.HiddenDefinition], *, skip: bool, routines: bool, events: bool,
           unseen: list[str] | None = None,
-          refused: Iterable[tuple[schema.Definition, str]] = (), broken: Iterable[str] = ()) -> LeftOut:
+          refused: Iterable[tuple[schema.Definition, str]] = (),
+          broken: Iterable[tuple[str, str]] = ()) -> LeftOut:
     """Decide what the dump leaves out (see the module docstring); raise instead when that is something
     it cannot carry and ``skip`` is off. ``refused``: the definitions synco's loader would refuse to create,
     with its reason (:mod:`.loadable`)."""
@@ -83,10 +85,9 @@ def check(conn: object, db: str, tables: dict[str, str], engines: dict[str, str]
         {"VIEW": left.views, "TRIGGER": left.triggers, "EVENT": left.events}.get(made.kind, left.routines).add(
             made.name)
         unsupported.append(f"{made.kind.lower()} {made.name} (synco's loader refuses it: {reason})")
-    for view in sorted(broken):
+    for view, reason in sorted(broken):
         left.views.add(view)
-        unsupported.append(f"view {view} (the server cannot open it: a table, column or function it reads is gone, "
-                           "or this user may not read it)")
+        unsupported.append(f"view {view} ({reason})")
     for table in sorted(tables):
         engine = engines.get(table, "").upper()
         if table in OWN_TABLES:
