@@ -337,6 +337,45 @@ def _strip_database(create: bytes, db: str) -> bytes:
     return stripped
 
 
+#: How the names in a trigger's text are read, by the character set of the connection it was made over
+#: (others are not checked: such a trigger is dumped as before).
+_NAME_CODECS = {"utf8mb4": "utf-8", "utf8mb3": "utf-8", "utf8": "utf-8", "latin1": "cp1252", "ascii": "ascii"}
+
+
+def _stale_triggers(conn: Any, db: str, triggers: list[schema.Definition]) -> list[tuple[str, str]]:
+    """The triggers naming ``NEW.col`` or ``OLD.col`` of a column their table no longer has (dropped after
+    them): the server keeps such a trigger, but refuses to create it ("Unknown column 'gone' in 'OLD'"), so
+    its load failed. Read as the server reads the text (strings, comments and quoted names told apart)."""
+    stale = []
+    known: dict[str, set[str]] = {}
+    for trigger in triggers:
+        codec = _NAME_CODECS.get(trigger.charset_client.lower())
+        if codec is None or not trigger.table:
+            continue
+        if trigger.table not in known:
+            known[trigger.table] = {c.name.casefold() for c in schema.columns(conn, db, trigger.table)}
+        columns = known[trigger.table]
+        if not columns:
+            continue
+        code = [t for t in qualify.tokens(trigger.create.decode("latin-1"),
+                                          qualify.Mode.of(trigger.charset_client, trigger.sql_mode, "TRIGGER"))
+                if t.kind not in qualify.SKIPPED]
+        missing = set()
+        for index in range(len(code) - 2):
+            first, dot, name = code[index:index + 3]
+            after_dot = index > 0 and code[index - 1].text == "."  # db.new.col: a table named new
+            if (first.kind == "word" and first.name.upper() in ("NEW", "OLD") and dot.text == "." and name.name
+                    and not after_dot):
+                column = name.name.encode("latin-1").decode(codec, "replace")
+                if column.casefold() not in columns:
+                    missing.add(column)
+        if missing:
+            stale.append((trigger.name, f"it names column{'s' if len(missing) > 1 else ''} "
+                                        f"{', '.join(sorted(missing))} of NEW or OLD, which table {trigger.table} no "
+                                        "longer has: the server creates no such trigger"))
+    return stale
+
+
 #: The server's answer to an UPDATE of a view it cannot update.
 _NOT_UPDATABLE = 1288
 
@@ -444,7 +483,7 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
                for name in _checked_not_updatable(conn, outside, db, view_columns)]
     skipped = unsupported.check(conn, db, all_tables, engines, objects, hidden, skip=options.skip_unsupported,
                                 routines=options.routines, events=options.events, unseen=unseen, refused=refused,
-                                broken=broken)
+                                broken=broken, stale=_stale_triggers(conn, db, objects.triggers))
     databases = {schema.text(name) for (name,) in schema.query(conn, "SHOW DATABASES")}
     unsupported.warn_other_databases([v for v in objects.views if v.name not in skipped.views], databases, db)
     loadable.warn_other_databases(conn, db, [

@@ -16,6 +16,8 @@ skip_unsupported``) leaves it out and names it in a warning:
 - views the server keeps but creates no more, given as ``broken`` with the reason: those it cannot open (a
   table, column or function they read was dropped after them), those ``WITH CHECK OPTION`` that a view they
   read made not updatable since; their ``CREATE VIEW`` fails the load;
+- triggers naming ``NEW.col`` or ``OLD.col`` of a column their table no longer has (given as ``stale``): the
+  server keeps them but creates no such trigger;
 - views, triggers, routines and events that synco's loader refuses to create (:mod:`.loadable`: dynamic
   SQL, ``FLUSH``, setting global variables ...);
 - tables, views and sequences named like the install's own journal and marker tables (``__synco_journal``,
@@ -75,7 +77,7 @@ def check(conn: object, db: str, tables: dict[str, str], engines: dict[str, str]
           hidden: list[schema.HiddenDefinition], *, skip: bool, routines: bool, events: bool,
           unseen: list[str] | None = None,
           refused: Iterable[tuple[schema.Definition, str]] = (),
-          broken: Iterable[tuple[str, str]] = ()) -> LeftOut:
+          broken: Iterable[tuple[str, str]] = (), stale: Iterable[tuple[str, str]] = ()) -> LeftOut:
     """Decide what the dump leaves out (see the module docstring); raise instead when that is something
     it cannot carry and ``skip`` is off. ``refused``: the definitions synco's loader would refuse to create,
     with its reason (:mod:`.loadable`)."""
@@ -88,6 +90,9 @@ def check(conn: object, db: str, tables: dict[str, str], engines: dict[str, str]
     for view, reason in sorted(broken):
         left.views.add(view)
         unsupported.append(f"view {view} ({reason})")
+    for trigger, reason in sorted(stale):
+        left.triggers.add(trigger)
+        unsupported.append(f"trigger {trigger} ({reason})")
     for table in sorted(tables):
         engine = engines.get(table, "").upper()
         if table in OWN_TABLES:
