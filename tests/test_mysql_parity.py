@@ -477,3 +477,21 @@ def test_triggers_naming_columns_their_table_no_longer_has_are_refused_by_the_du
     query(source, "DROP TRIGGER read_gone")
     query(source, "DROP TRIGGER spaced")
     assert_copy_is_exact(source, tmp_path, mysql_database_factory)
+
+
+def test_dates_production_stored_under_allow_invalid_dates_are_carried(
+        tmp_path: Path, mysql_database_factory: Callable[[], str]) -> None:
+    """``ALLOW_INVALID_DATES`` (an old application's ``sql_mode``) stores days a month lacks (``2020-02-30``)
+    in DATE and DATETIME columns and defaults: the dump's load mode lacked it, so a table whose default is one
+    failed to load ("Invalid default value"), and such values were zeroed (mariadb-dump's script does both). The
+    dump's load mode allows them, in rows of every way the dump reads a table (paged, streamed, MyISAM)."""
+    source = mysql_database_factory()
+    load_with_client(source, b"""
+        SET sql_mode = 'ALLOW_INVALID_DATES';
+        CREATE TABLE paged (id INT PRIMARY KEY, d DATE, dt DATETIME(3), d2 DATE DEFAULT '2021-02-31');
+        INSERT INTO paged VALUES (1, '2020-02-30', '2021-04-31 10:11:12.5', DEFAULT), (2, '2019-02-29', NULL, NULL);
+        CREATE TABLE streamed (d DATE, dt DATETIME DEFAULT '1999-11-31 00:00:00') ENGINE=MyISAM;
+        INSERT INTO streamed VALUES ('2020-06-31', DEFAULT), ('2020-02-31', '2021-09-31 23:59:59');
+    """)
+    assert query(source, "SELECT CAST(d AS CHAR) FROM paged WHERE id = 1") == [("2020-02-30",)]
+    assert_copy_is_exact(source, tmp_path, mysql_database_factory)

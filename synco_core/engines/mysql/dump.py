@@ -91,6 +91,8 @@ CHANGED_UNDER_THE_DUMP = {1412: "rebuilt or truncated", 1146: "dropped or rename
 #: Before each INSERT: its length in bytes (see :data:`synco_core.engines.mysql.splitter.SIZE_HINT`).
 SIZE_HINT = SPLITTER_SIZE_HINT
 
+# ALLOW_INVALID_DATES: days a month lacks (2020-02-30), which production stored under that mode, in rows and
+# column defaults: without it a default failed the CREATE TABLE and the rows' dates were zeroed.
 # NO_DIR_IN_CREATE: a table's DATA/INDEX DIRECTORY names a path of the source machine; the copy is stored
 # in the loading server's own data directory instead (the server ignores the clause, with a warning).
 # EXPLICIT_DEFAULTS_FOR_TIMESTAMP: SHOW CREATE TABLE writes a TIMESTAMP column as it is, so it must be read
@@ -112,7 +114,7 @@ HEADER = b"""/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;
 /*!40103 SET TIME_ZONE='+00:00' */;
 /*!40014 SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0 */;
 /*!40014 SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */;
-/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO,NO_DIR_IN_CREATE' */;
+/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO,NO_DIR_IN_CREATE,ALLOW_INVALID_DATES' */;
 /*!40111 SET @OLD_SQL_NOTES=@@SQL_NOTES, SQL_NOTES=0 */;
 /*M!100201 SET @OLD_CHECK_CONSTRAINT_CHECKS=@@CHECK_CONSTRAINT_CHECKS, CHECK_CONSTRAINT_CHECKS=0 */;
 /*M!100108 SET @OLD_EXPLICIT_DEFAULTS=@@EXPLICIT_DEFAULTS_FOR_TIMESTAMP, EXPLICIT_DEFAULTS_FOR_TIMESTAMP=1 */;
