@@ -93,6 +93,9 @@ SIZE_HINT = SPLITTER_SIZE_HINT
 
 # ALLOW_INVALID_DATES: days a month lacks (2020-02-30), which production stored under that mode, in rows and
 # column defaults: without it a default failed the CREATE TABLE and the rows' dates were zeroed.
+# NO_UNSIGNED_SUBTRACTION: a generated column subtracting unsigned values (`a - b`) can only have been made under
+# it, and the server refuses its CREATE TABLE without it ("cannot be used in the GENERATED ALWAYS AS clause")
+# and computes it so while the rows load (out of range without it); the dump's INSERTs subtract nothing.
 # NO_DIR_IN_CREATE: a table's DATA/INDEX DIRECTORY names a path of the source machine; the copy is stored
 # in the loading server's own data directory instead (the server ignores the clause, with a warning).
 # EXPLICIT_DEFAULTS_FOR_TIMESTAMP: SHOW CREATE TABLE writes a TIMESTAMP column as it is, so it must be read
@@ -114,7 +117,8 @@ HEADER = b"""/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;
 /*!40103 SET TIME_ZONE='+00:00' */;
 /*!40014 SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0 */;
 /*!40014 SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */;
-/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO,NO_DIR_IN_CREATE,ALLOW_INVALID_DATES' */;
+/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE */;
+/*!40101 SET SQL_MODE='NO_AUTO_VALUE_ON_ZERO,NO_DIR_IN_CREATE,ALLOW_INVALID_DATES,NO_UNSIGNED_SUBTRACTION' */;
 /*!40111 SET @OLD_SQL_NOTES=@@SQL_NOTES, SQL_NOTES=0 */;
 /*M!100201 SET @OLD_CHECK_CONSTRAINT_CHECKS=@@CHECK_CONSTRAINT_CHECKS, CHECK_CONSTRAINT_CHECKS=0 */;
 /*M!100108 SET @OLD_EXPLICIT_DEFAULTS=@@EXPLICIT_DEFAULTS_FOR_TIMESTAMP, EXPLICIT_DEFAULTS_FOR_TIMESTAMP=1 */;
