@@ -77,6 +77,28 @@ def test_dotenv_dollar_references_follow_the_library(style: Literal["symfony", "
     assert {name: values[name] for name in expected} == expected
 
 
+@pytest.mark.parametrize("style", ["phpdotenv", "python-dotenv"])
+@pytest.mark.parametrize("first", ["DB_CONNECTION=mysql", "export DB_CONNECTION=mysql", "# a comment",
+                                   "DB_CONNECTION='mysql'", "", "DB_CONNECTION=\"mysql\""])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_dotenv_byte_order_mark_is_dropped_as_the_library_drops_it(
+        tmp_path: Path, style: Literal["phpdotenv", "python-dotenv"], first: str, newline: str) -> None:
+    """A .env saved by a Windows editor starts with a BOM: phpdotenv (Laravel, Craft, Bedrock) and python-dotenv
+    drop it; it was read as part of the first name, so the file was refused ("not a variable name")."""
+    lines = [first, "DB_HOST=db", "DB_PASSWORD=\"pw\""]
+    path = tmp_path / ".env"
+    path.write_bytes(b"\xef\xbb\xbf" + newline.join(lines).encode())
+    without = parse_dotenv(newline.join(lines), environ={}, style=style)
+    assert load_dotenv_files([path], environ={}, style=style) == without
+    assert without["DB_HOST"] == "db" and without["DB_PASSWORD"] == "pw"
+
+
+def test_dotenv_byte_order_mark_symfony_refuses_says_why() -> None:
+    """Symfony's Dotenv refuses a file that starts with a BOM; synco says so in one line, naming the file."""
+    with pytest.raises(ConfigError, match=r"^app/\.env starts with a byte order mark \(BOM\)[^\n]*$"):
+        parse_dotenv("\ufeffDATABASE_URL=mysql://u:secret-pw@h/db\n", environ={}, source="app/.env")
+
+
 def test_dotenv_escaped_dollar_before_anything_is_a_dollar() -> None:
     """"\\$" is a literal "$" whatever follows it, not only before a name."""
     assert parse_dotenv('A="p\\$1\\$"\nB="x\\$y"\n', environ={}) == {"A": "p$1$", "B": "x$y"}

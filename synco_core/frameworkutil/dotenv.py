@@ -20,8 +20,9 @@ so ``style`` says whose rules apply (:data:`DotenvStyle`):
 
 Like both libraries (in their default, immutable mode), a variable already set in the real environment
 wins over the file, and references resolve against the real environment first, then against what the
-files defined so far. Malformed lines raise a one-line :class:`~synco_core.errors.ConfigError` naming the
-file and line.
+files defined so far. A leading byte order mark is dropped, as phpdotenv and python-dotenv drop it (Symfony's
+Dotenv refuses such a file, and so does ``style="symfony"``, saying why). Malformed lines raise a one-line
+:class:`~synco_core.errors.ConfigError` naming the file and line.
 """
 
 from __future__ import annotations
@@ -152,6 +153,13 @@ def parse_dotenv(
         if name not in env:
             values[name] = value
 
+    if text.startswith("\ufeff"):
+        # A byte order mark (Windows editors write one): phpdotenv and python-dotenv drop it; Symfony's Dotenv
+        # refuses the file ("Invalid character in variable name"), so synco says why instead of guessing.
+        if style == "symfony":
+            raise ConfigError(f"{source} starts with a byte order mark (BOM), which Symfony's Dotenv refuses: "
+                              "save it as UTF-8 without BOM")
+        text = text[1:]
     position = 0
     length = len(text)
     while position < length:
