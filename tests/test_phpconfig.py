@@ -262,6 +262,48 @@ def test_request_keys_the_environment_sets_and_other_server_keys_are_read() -> N
     assert config.variables == {"host": "shop.example.com", "home": "/root", "missing": "fallback"}
 
 
+ENVIRONMENT_LOADERS = [
+    "Dotenv\\Dotenv::createImmutable(__DIR__)->load();",
+    "$dotenv = Dotenv\\Dotenv::createImmutable(__DIR__);\n$dotenv->safeLoad();",
+    "(new Symfony\\Component\\Dotenv\\Dotenv())->bootEnv(__DIR__ . '/.env');",
+    "Env::init();",
+    "putenv(trim(file_get_contents('/run/secrets/env')));",
+]
+ENVIRONMENT_READS = [
+    "$_ENV['DB_NAME']", "$_SERVER['DB_NAME']", "getenv('DB_NAME')", "$_ENV['DB_NAME'] ?? 'fallback'",
+    "getenv('DB_NAME') ?: 'fallback'", "env('DB_NAME', 'fallback')", "getenv_docker('DB_NAME', 'fallback')",
+    "isset($_SERVER['DB_NAME']) ? $_SERVER['DB_NAME'] : 'fallback'",
+]
+
+
+@pytest.mark.parametrize("loader", ENVIRONMENT_LOADERS)
+@pytest.mark.parametrize("read", ENVIRONMENT_READS)
+def test_variables_code_that_is_not_run_may_load_are_unknown_not_unset(loader: str, read: str) -> None:
+    """A wp-config.php that loads .env itself (``require vendor/autoload.php;`` then phpdotenv's ``load()``), or
+    calls ``putenv()``: a variable the real environment does not set is unknown after it (the database was
+    reported as "DB_NAME is not defined", or a fallback was taken for it), never read as unset. Before it,
+    and for variables the real environment sets (Dotenv's immutable loading keeps them), nothing changes."""
+    code = (f"<?php $before = getenv('DB_NAME') ?: 'fallback';\n{loader}\n"
+            f"define('DB_NAME', {read});\ndefine('DB_HOST', {read.replace('DB_NAME', 'DB_HOST')});")
+    config = parse_php_config(code, environ={"DB_HOST": "db.internal"})
+    value = config.constants["DB_NAME"]
+    assert isinstance(value, PhpUnknown), value
+    assert "line 2" in value.reason or "line 3" in value.reason, value.reason
+    assert config.constants["DB_HOST"] == "db.internal"
+    assert config.variables["before"] == "fallback"
+
+
+def test_putenv_is_seen_by_getenv_only() -> None:
+    """``putenv('NAME=value')`` sets what ``getenv()`` (and ``env()``) return afterwards, not ``$_ENV`` or
+    ``$_SERVER`` (as in PHP); ``putenv('NAME')`` unsets it. The other variables stay known."""
+    config = parse_php_config("<?php $before = getenv('DB_NAME') ?: 'none'; putenv('DB_NAME=from_putenv');"
+                              "$a = getenv('DB_NAME'); $b = $_ENV['DB_NAME'] ?? 'none'; $c = env('DB_NAME');"
+                              "$d = getenv('DB_HOST'); putenv('DB_HOST'); $e = getenv('DB_HOST');"
+                              "$f = getenv('OTHER') ?: 'fallback';", environ={"DB_HOST": "db"})
+    assert config.variables == {"before": "none", "a": "from_putenv", "b": "none", "c": "from_putenv", "d": "db",
+                                "e": False, "f": "fallback"}
+
+
 def test_exit_stops_evaluation() -> None:
     config = parse_php_config("<?php $a = 1; if (true) { exit; } $a = 2;", environ={})
     assert config.variables["a"] == 1

@@ -49,6 +49,8 @@ class Evaluator(Protocol):
 
     def resolve_path(self, text: str) -> Path | None: ...
 
+    def getenv(self, name: str, default: Any = None) -> Any: ...
+
     def eval_const(self, node: tuple[Any, ...]) -> Any: ...
 
     def is_defined(self, name: str) -> Any: ...
@@ -58,7 +60,7 @@ class Evaluator(Protocol):
 def _getenv(ev: Evaluator, name: Any = None, local_only: Any = False) -> Any:
     if name is None:
         return dict(ev.environ)
-    return ev.environ.get(to_str(name), False)
+    return ev.getenv(to_str(name), False)
 
 
 def _getenv_docker(ev: Evaluator, name: Any, default: Any = None) -> Any:
@@ -73,15 +75,15 @@ def _getenv_docker(ev: Evaluator, name: Any, default: Any = None) -> Any:
         except OSError:
             return PhpUnknown(f"the secret file named by {key}_FILE cannot be read")
         return text[:MAX_STRING].rstrip("\r\n")
-    return ev.environ.get(key, default)
+    return ev.getenv(key, default)
 
 
 def _env(ev: Evaluator, name: Any, default: Any = None) -> Any:
     """The ``env()`` helper of Bedrock and Laravel (vlucas/phpdotenv, oscarotero/env): the environment, with
     ``true``/``false``/``null``/``empty`` turned into values."""
-    raw = ev.environ.get(to_str(name))
-    if raw is None:
-        return default
+    raw = ev.getenv(to_str(name))
+    if raw is None or isinstance(raw, PhpUnknown):
+        return default if raw is None else raw
     special = {"true": True, "(true)": True, "false": False, "(false)": False, "null": None, "(null)": None,
                "empty": "", "(empty)": ""}
     return special.get(raw.lower(), raw) if raw.lower() in special else raw

@@ -70,13 +70,30 @@ REQUEST_KEYS = frozenset({"HTTPS", "SERVER_NAME", "SERVER_PORT", "SERVER_ADDR", 
                           "REMOTE_HOST", "DOCUMENT_ROOT", "CONTEXT_DOCUMENT_ROOT", "QUERY_STRING", "PATH_INFO"})
 
 
-class ServerArray(dict[Any, Any]):
+class EnvironmentArray(dict[Any, Any]):
+    """``$_ENV``: the environment; once code synco does not run may have loaded more into it (``opaque``: a
+    Dotenv ``->load()``, ``putenv()``), a key the real environment does not set is unknown, not absent."""
+
+    opaque: str | None = None
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if key not in self and isinstance(key, str) and self.opaque:
+            return PhpUnknown(f"it may be set in the environment by {self.opaque}")
+        return super().get(key, default)
+
+
+class ServerArray(EnvironmentArray):
     """``$_SERVER``: the environment, where a request's key the environment does not set is unknown."""
 
     def get(self, key: Any, default: Any = None) -> Any:
         if key not in self and isinstance(key, str) and (key.startswith("HTTP_") or key in REQUEST_KEYS):
             return PhpUnknown(f"$_SERVER['{key}'] is set by the web server for each request")
         return super().get(key, default)
+
+
+#: Unknown expressions that, run as a statement of their own, may change the environment: a method or static
+#: call (phpdotenv's ``Dotenv::createImmutable(__DIR__)->load()``, ``$dotenv->safeLoad()``).
+_MAY_LOAD_ENVIRONMENT = ("object methods are not evaluated", "static members are not evaluated")
 
 
 @dataclass
@@ -118,8 +135,10 @@ FollowRule = Callable[[Path], bool | None]
 
 class _Evaluator:
     def __init__(self, environ: Mapping[str, str], cwd: Path | None, follow: FollowRule | None,
-                 functions: Mapping[str, Callable[..., Any]], config: PhpConfig) -> None:
+                 functions: Mapping[str, Callable[..., Any]], config: PhpConfig,
+                 environment_loaded: bool = False) -> None:
         self.environ = environ
+        self.environment_loaded = environment_loaded
         self.cwd = cwd
         self.follow = follow
         self.functions = {name.lower().lstrip("\\"): function for name, function in functions.items()}
@@ -136,6 +155,11 @@ class _Evaluator:
         self.variables_opaque: str | None = None
         #: The line of the statement being run, for reasons.
         self.line = 0
+        #: What may have set environment variables the real environment does not (a Dotenv ``->load()``,
+        #: ``putenv()`` that was not evaluated), or None: such a variable is unknown from there on, not unset.
+        self.environment_opaque: str | None = None
+        #: What ``putenv()`` set (None: unset); ``getenv()`` sees it, ``$_ENV`` and ``$_SERVER`` do not (as in PHP).
+        self.putenv: dict[str, str | None] = {}
 
     # -- bookkeeping
 
@@ -188,6 +212,18 @@ class _Evaluator:
                 self.config.variables[name] = PhpUnknown(f"it may be set where {reason}")
         self.opaque = self.opaque or reason
 
+    def getenv(self, name: str, default: Any = None) -> Any:
+        """The environment variable ``name``: unknown when it is not set and code that was not evaluated may
+        have set it (:attr:`environment_opaque`), else ``default``."""
+        if name in self.putenv:
+            value = self.putenv[name]
+            return default if value is None else value
+        if name in self.environ:
+            return self.environ[name]
+        if self.environment_opaque:
+            return PhpUnknown(f"it may be set in the environment by {self.environment_opaque}")
+        return default
+
     def note(self, text: str) -> None:
         if len(self.config.notes) < 200:
             self.config.notes.append(text)
@@ -197,7 +233,11 @@ class _Evaluator:
         if isinstance(value, dict):
             self.spend(len(value))
             copied = {k: self.copy(v) for k, v in value.items()}
-            return ServerArray(copied) if isinstance(value, ServerArray) else copied
+            if isinstance(value, EnvironmentArray):
+                array = type(value)(copied)
+                array.opaque = value.opaque
+                return array
+            return copied
         return value
 
     # -- files
@@ -243,7 +283,13 @@ class _Evaluator:
             node = statement.parts[0]
             if node[0] == "exit":
                 raise _Stop()
-            self.evaluate(node)
+            value = self.evaluate(node)
+            if isinstance(value, PhpUnknown) and self.environment_opaque is None and not self.environment_loaded and (
+                    (node[0] == "unknown" and node[1] in _MAY_LOAD_ENVIRONMENT) or node[0] == "static"
+                    or (node[0] == "call" and node[1].lower() == "putenv")):
+                # A call run for what it does (Dotenv's load(), putenv()) may have filled the environment.
+                loader = "putenv()" if node[0] == "call" else "a method call"
+                self.environment_opaque = f"{loader} at line {statement.line}{self.in_file()} (not evaluated)"
         elif kind == "block":
             self.run_block(statement.parts[0])
         elif kind == "if":
@@ -398,10 +444,10 @@ class _Evaluator:
 
     def eval_var(self, node: Node) -> Any:
         name = node[1]
-        if name == "_SERVER":
-            return ServerArray(self.environ)
-        if name == "_ENV":
-            return dict(self.environ)
+        if name in ("_SERVER", "_ENV"):
+            array = ServerArray(self.environ) if name == "_SERVER" else EnvironmentArray(self.environ)
+            array.opaque = self.environment_opaque
+            return array
         if name == "GLOBALS":
             # Configuration files run in one scope, the global one, where $GLOBALS['x'] is $x (TYPO3's
             # additional.php changes $GLOBALS['TYPO3_CONF_VARS']); PHP 8.1 and later give a read-only copy.
@@ -785,6 +831,13 @@ class _Evaluator:
             else:
                 self.unknown_variables(reason)
             return PhpUnknown(f"{name}() at line {self.line}{self.in_file()} is not evaluated")
+        if lowered == "putenv" and len(arguments) == 1:
+            setting = self.evaluate(arguments[0][1])
+            if isinstance(setting, PhpUnknown):
+                return setting
+            key, equals, assigned = to_str(setting).partition("=")
+            self.putenv[key] = assigned if equals else None
+            return True
         if lowered == "define":
             values = [self.evaluate(argument) for _, argument in arguments]
             if len(values) < 2:
@@ -859,10 +912,12 @@ def _includes_in(item: Any) -> list[Node]:
 def parse_php_config(text: str, *, source: str = "PHP file", path: Path | None = None,
                      environ: Mapping[str, str] | None = None, variables: Mapping[str, Any] | None = None,
                      constants: Mapping[str, Any] | None = None, follow: FollowRule | None = None,
-                     functions: Mapping[str, Callable[..., Any]] | None = None, cwd: Path | None = None) -> PhpConfig:
+                     functions: Mapping[str, Callable[..., Any]] | None = None, cwd: Path | None = None,
+                     environment_loaded: bool = False) -> PhpConfig:
     """Evaluate the PHP configuration ``text`` (see :func:`read_php_config`; ``path`` sets ``__DIR__``)."""
     config = PhpConfig(constants=dict(constants or {}), variables=dict(variables or {}))
-    evaluator = _Evaluator(os.environ if environ is None else environ, cwd, follow, functions or {}, config)
+    evaluator = _Evaluator(os.environ if environ is None else environ, cwd, follow, functions or {}, config,
+                           environment_loaded)
     program = parse(text, source)
     where = path or Path(source)
     try:
@@ -878,7 +933,7 @@ def parse_php_config(text: str, *, source: str = "PHP file", path: Path | None =
 def read_php_config(path: Path, *, environ: Mapping[str, str] | None = None,
                     variables: Mapping[str, Any] | None = None, constants: Mapping[str, Any] | None = None,
                     follow: FollowRule | None = None, functions: Mapping[str, Callable[..., Any]] | None = None,
-                    cwd: Path | None = None) -> PhpConfig:
+                    cwd: Path | None = None, environment_loaded: bool = False) -> PhpConfig:
     """Read the PHP configuration file ``path`` without running PHP.
 
     :param environ: what ``getenv()``, ``$_ENV`` and ``$_SERVER`` see (default: this process's environment).
@@ -891,11 +946,16 @@ def read_php_config(path: Path, *, environ: Mapping[str, str] | None = None,
         by its fully-qualified class name (``"craft\\helpers\\App::env"``) is found however the file spells
         the class: imported with ``use`` (under an alias, in a group) or written out.
     :param cwd: the directory relative paths resolve against (default: the directory of the file being read).
+    :param environment_loaded: ``environ`` already holds what the files load into the environment themselves
+        (the caller read the ``.env`` their Dotenv loads, as synco-wordpress does for Bedrock). Otherwise, after
+        a method or static call run as a statement, or a ``putenv()``, a variable ``environ`` does not set is
+        a :class:`PhpUnknown` (that code may have set it), not unset.
     :return: a :class:`PhpConfig`. A syntax error, an unreadable or oversized file or runaway values raise
         :class:`~synco_core.ConfigError` naming the file (and line).
     """
     config = PhpConfig(constants=dict(constants or {}), variables=dict(variables or {}))
-    evaluator = _Evaluator(os.environ if environ is None else environ, cwd, follow, functions or {}, config)
+    evaluator = _Evaluator(os.environ if environ is None else environ, cwd, follow, functions or {}, config,
+                           environment_loaded)
     try:
         returned = evaluator.run_file(path)
         config.returned = None if returned is _NO_RETURN else returned

@@ -252,8 +252,9 @@ def _read_file(config: WordPressConfig, environ: Mapping[str, str]) -> None:
             return None
         return parts is not None
 
+    # Bedrock's Dotenv load() is done above (bedrock_environment): its variables are not unknown after it.
     php = read_php_config(config.config_file, environ=environ, constants={"ABSPATH": f"{config.root}/"},
-                          follow=follow, functions=functions)
+                          follow=follow, functions=functions, environment_loaded=config.bedrock is not None)
     # Config::apply() turns the map into constants; one define()d directly stays (PHP keeps the first).
     config.constants = {**config_map, **php.constants}
     prefix = php.variables.get("table_prefix")

@@ -322,3 +322,32 @@ def test_a_secrets_file_outside_the_project_is_never_replaced_by_the_fallbacks(
     framework = detect(site)
     assert framework.database is None
     assert "DB_NAME cannot be read without PHP" in caplog.text and str(secrets) in caplog.text
+
+
+@pytest.mark.parametrize("loader", [
+    "require_once __DIR__ . '/vendor/autoload.php';\nDotenv\\Dotenv::createImmutable(__DIR__)->load();",
+    "require_once __DIR__ . '/vendor/autoload.php';\n$dotenv = Dotenv\\Dotenv::createImmutable(__DIR__);\n"
+    "$dotenv->safeLoad();",
+])
+@pytest.mark.parametrize("read", ["$_ENV['DB_NAME']", "getenv('DB_NAME') ?: 'wordpress'",
+                                  "$_SERVER['DB_NAME'] ?? 'wordpress'"])
+def test_a_wp_config_that_loads_its_own_env_file_is_reported_not_read_as_unset(
+        tmp_path: Path, wordpress_manager: SyncoPluginManager, no_php: None, caplog: pytest.LogCaptureFixture,
+        loader: str, read: str) -> None:
+    """wp-config.php loading .env with phpdotenv itself (Composer's autoloader, then load()), which synco does
+    not run: DB_NAME was "not defined", or the fallback after it ('wordpress', the wrong database), instead of
+    unknown. It is reported, naming the line; a variable the real environment sets is still read."""
+    site = copy_site(tmp_path / "site")
+    (site / ".env").write_text("DB_NAME=from_dotenv\n")
+    config = site / "wp-config.php"
+    text = config.read_text().replace("define( 'DB_NAME', 'database_name_here' );", f"define( 'DB_NAME', {read} );")
+    config.write_text(text.replace("<?php", "<?php\n" + loader, 1))
+    framework = detect(site)
+    assert framework.database is None
+    line = loader.count("\n") + 2
+    assert "DB_NAME cannot be read without PHP" in caplog.text and f"line {line}" in caplog.text
+    caplog.clear()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DB_NAME", "from_environment")
+        framework = detect(site)
+    assert framework.database is not None and framework.database.name == "from_environment"
