@@ -28,7 +28,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from synco_core import ConfigError, error_line, mask_url_passwords, read_config_text, register_secret, run_command
-from synco_rails.erb import Context, render
+from synco_rails.databases import UNREADABLE
+from synco_rails.erb import Context, render, unknown_in
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +151,9 @@ def read_with_runner(project_dir: Path, ruby: str, rails_env: str, environ: Mapp
     )
 
 
-def load_yaml_erb(path: Path, context: Context, project_dir: Path) -> Any:
-    """A Rails YAML configuration file with its ERB rendered; None when the file does not exist."""
+def load_yaml_erb(path: Path, context: Context, project_dir: Path, unknown: list[str] | None = None) -> Any:
+    """A Rails YAML configuration file with its ERB rendered; None when the file does not exist. ``unknown``:
+    see :func:`synco_rails.erb.render`."""
     import yaml
 
     source = path.relative_to(project_dir).as_posix() if path.is_relative_to(project_dir) else str(path)
@@ -162,7 +164,7 @@ def load_yaml_erb(path: Path, context: Context, project_dir: Path) -> Any:
         return None
     except OSError as exc:
         raise ConfigError(f"{source} is unreadable: {exc.strerror}") from None
-    rendered = render(text, context, source)
+    rendered = render(text, context, source, unknown)
     try:
         return yaml.safe_load(rendered)
     except yaml.YAMLError as exc:
@@ -223,7 +225,10 @@ def read_from_files(project_dir: Path, rails_env: str, environ: Mapping[str, str
     """``config/database.yml`` and ``config/storage.yml`` rendered and merged as Rails would, without Ruby."""
     context = Context(environ=environ, root=project_dir, rails_env=rails_env)
     database_yml = project_dir / "config" / "database.yml"
-    data = load_yaml_erb(database_yml, context, project_dir)
+    # A tag only Ruby evaluates (credentials) makes unusable only the databases whose settings hold it, after
+    # DATABASE_URL merged over them (a password the URL gives replaces the credentials' one, as in Rails).
+    unknown: list[str] = []
+    data = load_yaml_erb(database_yml, context, project_dir, unknown)
     notes: list[str] = []
     if data is None and not database_yml.exists():
         notes.append("config/database.yml does not exist")
@@ -232,6 +237,10 @@ def read_from_files(project_dir: Path, rails_env: str, environ: Mapping[str, str
         raise ConfigError(f"{database_yml}: expected a mapping of environments at the top level, found "
                           f"{type(data).__name__}")
     databases = environment_configs(data or {}, rails_env, environ)
+    for index, (name, settings) in enumerate(databases):
+        reason = unknown_in(settings, unknown)
+        if reason is not None:
+            databases[index] = (name, {**settings, UNREADABLE: unknown})
     if not databases:
         notes.append(f"config/database.yml has no {rails_env} database and DATABASE_URL is not set")
         if database_yml.exists():

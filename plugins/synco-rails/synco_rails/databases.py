@@ -28,6 +28,7 @@ from synco_core import (
     register_secret,
     tables_with_columns,
 )
+from synco_rails.erb import unknown_in
 from synco_rails.urlconfig import active_record_major, url_settings
 
 #: The bcrypt hash of the word "password" as Ruby's bcrypt gem writes it (``$2a$``; Devise's
@@ -228,8 +229,35 @@ def _url_engine(name: str, url: str, project_dir: Path, source: str) -> str:
     return normalise_engine(url.partition("://")[0])
 
 
+#: The key of a database's settings that hold a value only Ruby could compute (credentials): the reasons of
+#: the tags :func:`synco_rails.erb.render` left as marks (see :func:`synco_rails.config.read_from_files`).
+UNREADABLE = "synco:unreadable"
+
+
 def database_config(name: str, settings: Mapping[str, Any], project_dir: Path, source: str) -> DatabaseConfig:
-    """The :class:`DatabaseConfig` of one database configuration; a one-line ConfigError when synco cannot use it."""
+    """The :class:`DatabaseConfig` of one database configuration; a one-line ConfigError when synco cannot use it,
+    also when what it connects with holds a value only Ruby could compute (a ``DATABASE_URL`` giving that value
+    instead makes it usable, as in Rails)."""
+    unknown = settings.get(UNREADABLE)
+    if not isinstance(unknown, list):
+        return _database_config(name, settings, project_dir, source)
+    advice = ("; install Ruby and the bundle so that bin/rails runner reports it, set DATABASE_URL, or give the "
+              "database in .synco.yml and pass --framework rails")
+    try:
+        config = _database_config(name, settings, project_dir, source)
+    except ConfigError:
+        reason = unknown_in(dict(settings), unknown)
+        if reason is None:
+            raise
+        raise ConfigError(reason + advice) from None
+    reason = unknown_in([config.name, config.host, config.user, config.password, config.socket,
+                         *config.options.values()], unknown)
+    if reason is not None:
+        raise ConfigError(reason + advice)
+    return config
+
+
+def _database_config(name: str, settings: Mapping[str, Any], project_dir: Path, source: str) -> DatabaseConfig:
     label = f"{source} (database {name})"
     url = _text(settings.get("url"))
     adapter = (_text(settings.get("adapter")) or "").lower()

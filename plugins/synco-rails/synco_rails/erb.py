@@ -287,9 +287,33 @@ def _on_comment_line(text: str, position: int) -> bool:
     return text[start:position].lstrip(" \t").startswith("#")
 
 
-def render(text: str, context: Context, source: str) -> str:
+#: What an ``<%= %>`` tag synco cannot evaluate renders as when the caller collects them (``unknown``): a word
+#: YAML keeps as it is inside any scalar, numbered, so that a value holding it names its tag.
+UNKNOWN_MARK = "synco-unknown-erb-"
+_UNKNOWN = re.compile(re.escape(UNKNOWN_MARK) + r"(\d+)-")
+
+
+def unknown_in(value: Any, unknown: list[str]) -> str | None:
+    """The reason of the first unevaluated tag (see :func:`render`'s ``unknown``) ``value`` holds, at any depth."""
+    if isinstance(value, str):
+        found = _UNKNOWN.search(value)
+        return unknown[int(found.group(1))] if found and int(found.group(1)) < len(unknown) else None
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    if isinstance(value, list):
+        for item in value:
+            reason = unknown_in(item, unknown)
+            if reason is not None:
+                return reason
+    return None
+
+
+def render(text: str, context: Context, source: str, unknown: list[str] | None = None) -> str:
     """``text`` with its ERB tags rendered; ``source`` names the file in errors.
 
+    :param unknown: when given, an ``<%= %>`` tag this evaluator does not understand (credentials) renders as a
+        mark (:data:`UNKNOWN_MARK`) and its one-line reason is appended here, for the caller to refuse only a
+        value that holds it (:func:`unknown_in`); otherwise it raises.
     :raises ConfigError: a tag this evaluator does not understand, or ``ENV.fetch`` of an unset variable
         without a default; the message names the file, the line and the tag (never a value).
     """
@@ -317,7 +341,10 @@ def render(text: str, context: Context, source: str) -> str:
         try:
             out.append(evaluate(body, context))
         except (UnsupportedErb, RecursionError):
-            if not _on_comment_line(text, match.start()):
+            if unknown is not None and not _on_comment_line(text, match.start()):
+                unknown.append(f"{source} line {line}: {tag} cannot be evaluated without Ruby")
+                out.append(f"{UNKNOWN_MARK}{len(unknown) - 1}-")
+            elif not _on_comment_line(text, match.start()):
                 raise ConfigError(f"{source} line {line}: unsupported ERB {tag} (without Ruby synco evaluates "
                                   "ENV[\"X\"], ENV.fetch(\"X\", \"default\"), ENV.fetch(\"X\") { \"default\" }, "
                                   "|| and Rails.root.join)") from None

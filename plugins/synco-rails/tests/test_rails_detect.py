@@ -167,15 +167,51 @@ production:
     assert "hidden" not in connections and "hidden" not in framework.databases
 
 
-def test_unsupported_erb_is_a_one_line_error_naming_the_line(make_app: Make, no_ruby: None,
-                                                             rails_manager: SyncoPluginManager) -> None:
+def test_code_tags_are_a_one_line_error_naming_the_line(make_app: Make, no_ruby: None,
+                                                        rails_manager: SyncoPluginManager) -> None:
     app = make_app("app", database_yml="production:\n  adapter: postgresql\n"
-                                       "  database: <%= Rails.application.credentials.db_name %>\n")
+                                       "<% if ENV['X'] %>\n  database: a\n<% end %>\n")
     result = CliRunner().invoke(cli, ["detect", str(app)])
     assert result.exit_code == 1
-    assert result.stderr.startswith("Error: config/database.yml line 3: unsupported ERB "
-                                    "<%= Rails.application.credentials.db_name %>")
+    assert result.stderr.startswith("Error: config/database.yml line 3: unsupported ERB <% if ENV['X'] %>")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+CREDENTIALS = "<%= Rails.application.credentials.dig(:database, :password) %>"
+
+
+@pytest.mark.parametrize("key", ["database", "password", "username", "host", "port", "url", "sslca", "encoding"])
+def test_a_value_only_ruby_computes_makes_that_database_unusable_not_the_detection(
+        make_app: Make, no_ruby: None, rails_manager: SyncoPluginManager, key: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials in database.yml (as Rails' guides advise) without a working bin/rails runner: synco stopped
+    with an error, whatever DATABASE_URL or .synco.yml said, so the application could not be used at all. Now
+    only the databases whose connection holds such a value are unusable, said in one line with how to give it;
+    the files are still listed, another environment's or database's value does not matter, and a DATABASE_URL
+    that gives the value (it wins over database.yml, as in Rails) makes the database usable."""
+    tag = CREDENTIALS if key != "url" else "mysql2://app:<%= Rails.application.credentials.db_pw %>@db/shop"
+    app = make_app("app", database_yml=(
+        "default: &default\n  adapter: mysql2\n  database: shop\n  username: app\n  host: db\n\n"
+        f"production:\n  primary:\n    <<: *default\n    {key}: \"{tag}\"\n"
+        "  cache:\n    <<: *default\n    database: shop_cache\n"
+        f"development:\n  <<: *default\n  password: {CREDENTIALS}\n"))
+    result = CliRunner().invoke(cli, ["detect", str(app)])
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if "unusable" in line]
+    assert len(warned) == 1 and "config/database.yml line 10:" in warned[0]
+    assert "cannot be evaluated without Ruby" in warned[0] and "DATABASE_URL" in warned[0]
+    framework = detected(app)
+    assert framework.database is None and framework.databases["cache"].name == "shop_cache"
+    assert "cannot be evaluated without Ruby" in framework.settings["connections"]["primary"]
+    assert list_file_sets(framework, FileSetOptions()) is not None
+    development = detected(app, "destination")
+    assert development.database is None and "line 16:" in development.settings["connections"]["primary"]
+    if key not in ("sslca", "encoding", "url"):
+        # A URL gives the connection's own settings; TLS options and the encoding it may leave to the file.
+        monkeypatch.setenv("DATABASE_URL", "mysql2://app:url-pw@db:3306/shop?socket=/run/my.sock")
+        framework = detected(app)
+        assert framework.database is not None and framework.database.password == "url-pw"
+        assert "synco-unknown" not in repr(framework.database)
 
 
 def test_yaml_errors_never_quote_the_rendered_values(make_app: Make, no_ruby: None,

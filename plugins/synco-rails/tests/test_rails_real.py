@@ -88,7 +88,7 @@ def test_multi_database_config_read_through_the_real_runner(rails_app: Make, mon
 def test_erb_only_ruby_evaluates_is_read_through_the_runner(rails_app: Make, monkeypatch: pytest.MonkeyPatch,
                                                            tmp_path: Path) -> None:
     """ERB synco's own renderer refuses (any Ruby) is evaluated by the application itself when Ruby works;
-    without Ruby the same file is a one-line error naming the line."""
+    without Ruby that database is unusable, said in one line naming the line."""
     app = rails_app("app", database_yml=(
         "production:\n  adapter: postgresql\n"
         "  database: <%= Rails.application.class.module_parent_name.underscore %>_<%= Rails.env %>\n"
@@ -99,8 +99,9 @@ def test_erb_only_ruby_evaluates_is_read_through_the_runner(rails_app: Make, mon
     hide = tmp_path / "no-ruby"
     hide.mkdir()
     monkeypatch.setenv("PATH", str(hide))
-    with pytest.raises(ConfigError, match=r"^config/database.yml line 3: unsupported ERB"):
-        detected(app)
+    framework = detected(app)
+    assert framework.database is None
+    assert framework.settings["connections"]["primary"].startswith("unusable: config/database.yml line 3: <%= Rails.")
 
 
 #: database.yml forms and environments whose reading without Ruby must equal Rails' own.
