@@ -24,6 +24,7 @@ is not valid UTF-16; such text is written as its stored bytes, ``CAST(X'..' AS T
 
 from __future__ import annotations
 
+import decimal
 import math
 import re
 import sqlite3
@@ -69,6 +70,36 @@ def _stored_text(raw: bytes, encoding: str) -> str:
         return "CAST(X'" + raw.hex().upper() + "' AS TEXT)"
 
 
+_TWO_TO_62 = f"CAST({1 << 62} AS REAL)"
+
+
+def _real(value: float) -> str:
+    """A finite REAL as SQL that SQLite reads back bit for bit.
+
+    repr() is the shortest decimal that names the double, but SQLite's reading of a decimal literal is not
+    exact (3.40 read 8.669279501873125e-302 as ...124e-302; builds without long double miss more). A literal
+    of at most 15 digits times a power of ten up to 22 (19.99, 1e-05, 0.1) is one exact integer scaled by one
+    exact power, which every SQLite reads back; any other value is written in binary, as its integer
+    significand multiplied or divided by exact powers of two (CAST of an integer to REAL is exact, and so is
+    each step, since every partial result is representable)."""
+    if value == 0:
+        return repr(value)  # 0.0 or -0.0
+    digits = decimal.Decimal(repr(value)).normalize().as_tuple()
+    if len(digits.digits) <= 15 and isinstance(digits.exponent, int) and -22 <= digits.exponent <= 22:
+        return repr(value)
+    fraction, exponent = math.frexp(value)
+    significand, exponent = int(fraction * (1 << 53)), exponent - 53
+    while significand % 2 == 0:
+        significand //= 2
+        exponent += 1
+    operator = "*" if exponent > 0 else "/"
+    steps, rest = divmod(abs(exponent), 62)
+    text = f"CAST({significand} AS REAL)" + f"{operator}{_TWO_TO_62}" * steps
+    if rest:
+        text += f"{operator}CAST({1 << rest} AS REAL)"
+    return f"({text})"
+
+
 def _write_value(out: BinaryIO, value: object) -> None:
     if value is None:
         out.write(b"NULL")
@@ -79,7 +110,7 @@ def _write_value(out: BinaryIO, value: object) -> None:
             # SQLite reads an overflowing literal as infinity, and has no other way to write one.
             out.write(b"9.0e999" if value > 0 else b"-9.0e999")
         else:
-            out.write(repr(value).encode())  # repr() gives the shortest text that reads back exactly
+            out.write(_real(value).encode())
     elif isinstance(value, bytes):
         out.write(b"X'")
         for start in range(0, len(value), PIECE):
