@@ -106,6 +106,17 @@ def reals(conn: sqlite3.Connection) -> None:
     conn.executemany("INSERT INTO f VALUES (?, ?)", [(value, value) for value in values])
 
 
+def rows_breaking_checks(conn: sqlite3.Connection) -> None:
+    # Rows a CHECK now refuses are production's all the same: written under ignore_check_constraints, or
+    # before the CHECK was added (by a tool editing sqlite_master, as some migration tools do).
+    conn.execute("CREATE TABLE k (id INTEGER PRIMARY KEY, v INT CHECK (v > 0), w TEXT, CHECK (w <> 'bad'))")
+    conn.execute("CREATE TABLE s (v INT CHECK (v > 0)) STRICT")
+    conn.execute("PRAGMA ignore_check_constraints = ON")
+    conn.execute("INSERT INTO k VALUES (1, -5, 'ok'), (2, 5, 'bad')")
+    conn.execute("INSERT INTO s VALUES (0)")
+    conn.execute("PRAGMA ignore_check_constraints = OFF")
+
+
 def header_fields(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA user_version = 75")
     conn.execute("PRAGMA application_id = -123456")
@@ -182,7 +193,8 @@ def test_sql_script_of_text_that_is_not_utf16_in_a_utf16_database(
         assert [row[0] for row in conn.execute("SELECT hex(t) FROM w ORDER BY k")] == NOT_UTF16
 
 
-@pytest.mark.parametrize("build", [virtual_tables, odd_names, odd_values, reals, header_fields, utf16, utf16_invalid,
+@pytest.mark.parametrize("build", [virtual_tables, odd_names, odd_values, reals, rows_breaking_checks,
+                                   header_fields, utf16, utf16_invalid,
                                    rowids],
                          ids=lambda build: build.__name__)
 def test_sql_script_rebuilds_the_database(tmp_path: Path, plugin_manager: object,
@@ -205,3 +217,25 @@ def test_sql_script_rebuilds_the_database(tmp_path: Path, plugin_manager: object
     with contextlib.closing(sqlite3.connect(other)) as conn:
         conn.executescript(script.decode("utf-8").replace("\r\n", "\n"))
     assert snapshot(other) == expected
+
+
+def test_rows_a_check_refuses_are_carried_as_the_file_and_rolled_back(tmp_path: Path, plugin_manager: object) -> None:
+    """PRAGMA integrity_check reports rows a CHECK refuses, which are no damage: the dump refused the file
+    ('would not load'), the install and the rollback refused such a database too."""
+    from synco_core.engines.dispatch import rollback_with_engine
+
+    source = tmp_path / "source.db"
+    with contextlib.closing(sqlite3.connect(source)) as conn:
+        rows_breaking_checks(conn)
+        conn.commit()
+    target = tmp_path / "target.db"
+    database = parse_database_url(f"sqlite:///{target}")
+    for _ in range(2):  # the second install keeps the first copy, which the rollback puts back
+        out = io.BytesIO()
+        result = dump_with_engine(parse_database_url(f"sqlite:///{source}"), out, DumpOptions())
+        assert out.getvalue().startswith(b"SQLite format 3")
+        install_with_engine(database, io.BytesIO(out.getvalue()),
+                            InstallOptions(format="sqlite", yes=True, manifest=result.tables))
+        assert snapshot(target) == snapshot(source)
+    rollback_with_engine(database, InstallOptions(yes=True))
+    assert snapshot(target) == snapshot(source)

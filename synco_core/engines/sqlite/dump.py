@@ -36,6 +36,7 @@ from synco_core.engines.sqlite.common import (
     database_path,
     fingerprint,
     first_problems,
+    integrity_status,
     literal,
     quote,
     user_tables,
@@ -530,7 +531,7 @@ def _check_whole(copy: sqlite3.Connection, source: Path) -> None:
     as well as ever, so the dump went through and only the install found it: a dump that never loads.
     The SQL form rebuilds every index from the rows, so it is not refused.
     """
-    status = [str(row[0]) for row in copy.execute("PRAGMA integrity_check(1)")]
+    status = integrity_status(copy, "integrity_check(1)")
     if status != ["ok"]:
         raise DatabaseError(f"SQLite database {source} fails PRAGMA integrity_check ({first_problems(status)}), so "
                             "its copy would not load; repair it (REINDEX, or the sqlite3 shell's .recover) or dump it "

@@ -26,6 +26,7 @@ _FUNCTIONS = frozenset({"load_extension", "fts3_tokenizer", "readfile", "writefi
 #: Pragmas dumps write (synco's, the sqlite3 shell's ``.dump``, Python's ``iterdump``) and harmless reads.
 _PRAGMAS = frozenset({"foreign_keys", "defer_foreign_keys", "writable_schema", "user_version", "application_id",
                       "encoding", "page_size", "auto_vacuum", "recursive_triggers", "legacy_alter_table",
+                      "ignore_check_constraints",
                       "table_info", "table_xinfo", "index_list", "index_info", "foreign_key_list"})
 
 

@@ -37,6 +37,7 @@ from synco_core.engines.sqlite.common import (
     database_path,
     fingerprint,
     first_problems,
+    integrity_status,
     quote,
     user_tables,
     virtual_tables,
@@ -352,7 +353,7 @@ def _write_new(temp: Path, dump: BinaryIO, options: InstallOptions) -> tuple[int
             _run_script(conn, dump, first, temp)
     with contextlib.closing(sqlite3.connect(temp, isolation_level=None)) as conn:
         try:
-            status = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+            status = integrity_status(conn)
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(f"the SQLite dump is damaged: {exc}") from exc
         if status != ["ok"]:
@@ -534,7 +535,7 @@ def _check_kept(target: Path, previous: Path) -> None:
                          "stopped before it replaced the target)")
     try:
         with contextlib.closing(sqlite3.connect(f"{previous.resolve().as_uri()}?mode=ro", uri=True)) as conn:
-            status = [row[0] for row in conn.execute("PRAGMA quick_check")]
+            status = integrity_status(conn, "quick_check")
     except sqlite3.DatabaseError as exc:
         raise SyncoError(f"cannot roll back: the kept copy {previous} is not a whole SQLite database ({exc}); "
                          "nothing was changed") from exc

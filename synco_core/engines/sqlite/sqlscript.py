@@ -229,6 +229,8 @@ def _write_script(conn: sqlite3.Connection, out: BinaryIO, wal: bool) -> None:
     for pragma in ("page_size", "auto_vacuum"):
         line(f"PRAGMA {pragma} = {int(conn.execute(f'PRAGMA {pragma}').fetchone()[0])};")
     line("PRAGMA foreign_keys = OFF;")
+    # Rows a CHECK refuses are production's too (written under this pragma, or before a tool added the CHECK).
+    line("PRAGMA ignore_check_constraints = ON;")
     line("BEGIN TRANSACTION;")
     for pragma in ("user_version", "application_id"):
         value = int(conn.execute(f"PRAGMA {pragma}").fetchone()[0])
@@ -267,6 +269,7 @@ def _write_script(conn: sqlite3.Connection, out: BinaryIO, wal: bool) -> None:
         # Last, as an AUTOINCREMENT table's inserts above moved its counter.
         _write_table_rows(conn, out, "sqlite_sequence")
     line("COMMIT;")
+    line("PRAGMA ignore_check_constraints = OFF;")
     if wal:
         # Kept in the file's header (an application may have set it once); it cannot change in a transaction.
         line("PRAGMA journal_mode = WAL;")
