@@ -20,6 +20,7 @@ import pytest
 
 from synco_core.dburl import parse_database_url
 from synco_core.engines.dispatch import dump_with_engine, install_with_engine
+from synco_core.errors import DatabaseError
 from synco_core.values import DumpOptions, InstallOptions
 
 
@@ -219,14 +220,45 @@ def test_sql_script_rebuilds_the_database(tmp_path: Path, plugin_manager: object
     assert snapshot(other) == expected
 
 
-def test_rows_a_check_refuses_are_carried_as_the_file_and_rolled_back(tmp_path: Path, plugin_manager: object) -> None:
-    """PRAGMA integrity_check reports rows a CHECK refuses, which are no damage: the dump refused the file
-    ('would not load'), the install and the rollback refused such a database too."""
+def schema_edited_over_rows(conn: sqlite3.Connection) -> None:
+    # A tool that changes a column's type or adds NOT NULL by editing sqlite_master (no table rebuild)
+    # leaves rows the new declaration refuses: text that the column's type would make a number, a NULL,
+    # text in a STRICT INTEGER column. SQLite reads and writes the table as ever.
+    conn.executescript('''
+        CREATE TABLE t (id INTEGER PRIMARY KEY, n TEXT, z TEXT);
+        INSERT INTO t VALUES (1, '12', NULL), (2, 'abc', 'set');
+        CREATE TABLE s (a TEXT) STRICT; INSERT INTO s VALUES ('x');
+        PRAGMA writable_schema = ON;
+        UPDATE sqlite_master SET sql = 'CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER, z TEXT NOT NULL)'
+            WHERE name = 't';
+        UPDATE sqlite_master SET sql = 'CREATE TABLE s (a INTEGER) STRICT' WHERE name = 's';
+        PRAGMA writable_schema = OFF;
+    ''')
+
+
+def test_values_their_schema_refuses_are_refused_by_the_sql_form_in_one_line(tmp_path: Path,
+                                                                            plugin_manager: object) -> None:
+    """A script cannot load them (the load failed on NOT NULL, or its verification on the converted text)."""
+    source = tmp_path / "source.db"
+    with contextlib.closing(sqlite3.connect(source)) as conn:
+        schema_edited_over_rows(conn)
+    with pytest.raises(DatabaseError) as caught:
+        dump_with_engine(parse_database_url(f"sqlite:///{source}"), io.BytesIO(), DumpOptions(format="sql"))
+    message = str(caught.value)
+    assert "\n" not in message and "without --sql" in message
+    assert all(name in message for name in ("t.n", "t.z", "s.a")), message
+
+
+@pytest.mark.parametrize("build", [rows_breaking_checks, schema_edited_over_rows], ids=lambda build: build.__name__)
+def test_rows_their_schema_refuses_are_carried_as_the_file_and_rolled_back(
+        tmp_path: Path, plugin_manager: object, build: Callable[[sqlite3.Connection], None]) -> None:
+    """PRAGMA integrity_check reports rows a CHECK, NOT NULL or the column's type refuses, which are no
+    damage: the dump refused the file ('would not load'), the install and the rollback such a database."""
     from synco_core.engines.dispatch import rollback_with_engine
 
     source = tmp_path / "source.db"
     with contextlib.closing(sqlite3.connect(source)) as conn:
-        rows_breaking_checks(conn)
+        build(conn)
         conn.commit()
     target = tmp_path / "target.db"
     database = parse_database_url(f"sqlite:///{target}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -74,16 +75,29 @@ def first_problems(status: list[str]) -> str:
     return shown + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
 
 
-def integrity_status(conn: sqlite3.Connection, pragma: str = "integrity_check") -> list[str]:
-    """``PRAGMA integrity_check`` (or ``quick_check``) of a database, rows a ``CHECK`` refuses aside.
+#: What ``integrity_check`` says of a row its table's declaration refuses (SQLite 3.37+): a NULL under NOT
+#: NULL, a value of the wrong type in a STRICT column, text a numeric column would have made a number.
+_ROW_FINDING = re.compile(r"(NULL|TEXT|NUMERIC|non-\w+) value in \S")
 
-    Such rows are no damage: production wrote them under ``ignore_check_constraints`` or before a tool
-    added the ``CHECK`` to ``sqlite_master``, and a copy that cannot be told from the source holds them too.
-    The check skips ``CHECK`` constraints under that pragma, which is set back after.
+
+def row_findings(status: list[str]) -> list[str]:
+    """The findings of an integrity check that name rows its schema refuses, not damage."""
+    return [str(line) for line in status if _ROW_FINDING.match(str(line))]
+
+
+def integrity_status(conn: sqlite3.Connection, pragma: str = "integrity_check") -> list[str]:
+    """``PRAGMA integrity_check`` (or ``quick_check``) of a database: its damage, ``["ok"]`` if none.
+
+    Rows the schema refuses are no damage: production wrote them under ``ignore_check_constraints``, or
+    before a tool edited ``sqlite_master`` to add a ``CHECK`` or ``NOT NULL`` or change a column's type, and a
+    copy that cannot be told from the source holds them too. ``CHECK`` constraints are skipped under that
+    pragma (set back after), and the other such findings left out.
     """
     before = int(conn.execute("PRAGMA ignore_check_constraints").fetchone()[0])
     conn.execute("PRAGMA ignore_check_constraints = ON")
     try:
-        return [str(row[0]) for row in conn.execute(f"PRAGMA {pragma}")]
+        status = [str(row[0]) for row in conn.execute(f"PRAGMA {pragma}")]
     finally:
         conn.execute(f"PRAGMA ignore_check_constraints = {before}")
+    rows = row_findings(status)
+    return [line for line in status if line not in rows] or ["ok"]

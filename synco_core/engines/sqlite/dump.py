@@ -39,6 +39,7 @@ from synco_core.engines.sqlite.common import (
     integrity_status,
     literal,
     quote,
+    row_findings,
     user_tables,
     virtual_tables,
 )
@@ -541,6 +542,12 @@ def _check_whole(copy: sqlite3.Connection, source: Path) -> None:
 def _check_loads_as_sql(copy: sqlite3.Connection, source: Path) -> None:
     """Refuse an SQL dump whose schema would not load without the application's collations or functions
     (the dump went through, and the load failed on the first such table)."""
+    status = [str(row[0]) for row in copy.execute("PRAGMA quick_check")]
+    refused = row_findings(status)
+    if refused:
+        raise DatabaseError(f"cannot dump SQLite database {source} as SQL: it holds values its own schema refuses "
+                            f"({first_problems(refused)}; a tool edited sqlite_master over them), which a script "
+                            "cannot load; the database file (without --sql) carries them")
     found = first_unloadable(copy)
     if found is not None:
         kind, name, error = found
