@@ -539,11 +539,49 @@ def _check_whole(copy: sqlite3.Connection, source: Path) -> None:
                             "with --sql, which rebuilds the indexes")
 
 
+def _numeric_affinity(declared: str) -> bool:
+    """Whether a column so declared has INTEGER or NUMERIC affinity (SQLite's rules, in their order)."""
+    upper = declared.upper()
+    if "INT" in upper:
+        return True
+    return not any(part in upper for part in ("CHAR", "CLOB", "TEXT", "BLOB", "REAL", "FLOA", "DOUB")) and bool(upper)
+
+
+def _whole_reals_under_numeric_types(copy: sqlite3.Connection) -> list[str]:
+    """The columns of INTEGER or NUMERIC affinity holding a whole REAL (3.0), in integrity_check's words.
+
+    An INSERT would store it as an INTEGER (above -2**63, which stays REAL, and below 2**63); only a tool
+    editing the column's type in sqlite_master leaves one there, and SQLite's integrity_check does not report
+    it (it does report the other values a type would convert). STRICT tables keep what they hold, and their
+    ANY columns convert nothing.
+    """
+    try:
+        strict = {str(row[1]) for row in copy.execute("PRAGMA table_list") if row[0] == "main" and row[5]}
+    except sqlite3.DatabaseError:
+        strict = set()  # before SQLite 3.37, which has no STRICT tables
+    virtual = virtual_tables(copy)
+    found: list[str] = []
+    for table in user_tables(copy):
+        if table in strict or table in virtual:
+            continue
+        columns = [str(row[1]) for row in copy.execute(f"PRAGMA table_xinfo({quote(table)})")
+                   if int(row[6]) == 0 and _numeric_affinity(str(row[2] or ""))]
+        tests = {column: (f"(typeof({quote(column)}) = 'real' AND {quote(column)} = CAST({quote(column)} AS INTEGER)"
+                         f" AND {quote(column)} > -9223372036854775808)")
+                 for column in columns}
+        if not tests or not copy.execute(  # one read of the table, and one per column only where it found one
+                f"SELECT 1 FROM {quote(table)} WHERE {' OR '.join(tests.values())} LIMIT 1").fetchone():
+            continue
+        found += [f"REAL value in {table}.{column}" for column, test in tests.items()
+                  if copy.execute(f"SELECT 1 FROM {quote(table)} WHERE {test} LIMIT 1").fetchone()]
+    return found
+
+
 def _check_loads_as_sql(copy: sqlite3.Connection, source: Path) -> None:
     """Refuse an SQL dump whose schema would not load without the application's collations or functions
     (the dump went through, and the load failed on the first such table)."""
     status = [str(row[0]) for row in copy.execute("PRAGMA quick_check")]
-    refused = row_findings(status)
+    refused = row_findings(status) + _whole_reals_under_numeric_types(copy)
     if refused:
         raise DatabaseError(f"cannot dump SQLite database {source} as SQL: it holds values its own schema refuses "
                             f"({first_problems(refused)}; a tool edited sqlite_master over them), which a script "
