@@ -455,8 +455,19 @@ def _warn_once(message: str) -> None:
 
 
 def relative_path(config: SyncoConfig, value: str, key: str, project_dir: Path) -> PurePosixPath:
-    """``value`` as a path inside the project (absolute paths inside it are made relative)."""
+    """``value`` as a path inside the project (absolute paths inside it are made relative).
+
+    A leading ``~`` or ``~user`` is a home folder, as a shell reads it (never a folder named ``~``): the
+    expanded path must then lie inside the project like any absolute path."""
     candidate = Path(value)
+    if value.startswith("~"):
+        expanded = os.path.expanduser(value)
+        if expanded.startswith("~"):
+            user = value[1:].split("/", 1)[0]
+            raise ConfigError(f"{config.path}: {key}: {value!r}: no user {user!r} on this machine, so '~{user}' "
+                              "has no home folder; write the path relative to the project") from None
+        candidate = Path(os.path.normpath(expanded))
+        value = candidate.as_posix()
     if candidate.is_absolute():
         try:
             value = candidate.relative_to(project_dir).as_posix()

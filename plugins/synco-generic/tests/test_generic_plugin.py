@@ -277,3 +277,45 @@ def test_a_file_set_marks_patterns_regenerated(manager: SyncoPluginManager,
     assert sets["cdn"].entries is not None
     # A set served from another host leaves what is regenerated out of its index too.
     assert [entry.path for entry in sets["cdn"].entries()] == ["a.jpg"]
+
+
+@pytest.mark.parametrize("key", ["file_set", "web_root"])
+@pytest.mark.parametrize("form", ["~/site/media", "~/site//media/", "~/site/up/../media"])
+def test_a_path_starting_with_a_tilde_is_the_home_folder_as_a_shell_reads_it(
+        manager: SyncoPluginManager, write_config: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch,
+        key: str, form: str) -> None:
+    """``~`` is the serving user's home (as in a shell), never a folder named ``~`` in the project: inside
+    the project it is used, outside it is refused in one line like any absolute path."""
+    def config(path: str) -> str:
+        if key == "web_root":
+            return f"serve:\n  web_root: '{path}'\n"
+        return f"serve:\n  file_sets:\n    - {{name: up, path: '{path}'}}\n"
+
+    def resolve(project: Path) -> Path:
+        framework = detect(project, manager=manager)
+        if key == "web_root":
+            assert framework.web_root is not None
+            return framework.web_root
+        (found,) = list_file_sets(framework, FileSetOptions(), manager=manager)
+        return found.root
+
+    project = write_config(config(form))
+    # the home folder holds the project (~/site): the path is inside it
+    monkeypatch.setenv("HOME", str(project.parent))
+    project = project.rename(project.parent / "site")
+    (project / "media").mkdir()
+    expected = project / "media"
+    assert resolve(project) == expected
+    (project / "~").mkdir()
+    assert resolve(project) == expected
+    monkeypatch.setenv("HOME", str(project.parent / "elsewhere"))
+    with pytest.raises(ConfigError, match=r"is outside the project directory"):
+        resolve(project)
+
+
+def test_a_tilde_naming_an_unknown_user_is_refused_in_one_line(
+        manager: SyncoPluginManager, write_config: Callable[[str], Path]) -> None:
+    project = write_config("serve:\n  file_sets:\n    - {name: up, path: '~no-such-user-synco/x'}\n")
+    framework = detect(project, manager=manager)
+    with pytest.raises(ConfigError, match=r"serve\.file_sets\[0\]\.path: '~no-such-user-synco/x': no user "):
+        list_file_sets(framework, FileSetOptions(), manager=manager)
