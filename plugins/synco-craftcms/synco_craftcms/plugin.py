@@ -31,6 +31,23 @@ log = logging.getLogger(__name__)
 PLUGIN = "craftcms"
 
 
+# Where a project's web/ folder is commonly renamed to (hosting panels serve public/ or public_html/).
+RENAMED_WEB_ROOTS = ("public", "public_html", "www", "html", "htdocs")
+
+
+def entry_script_folder(project_dir: Path) -> Path:
+    """The folder Craft's ``index.php`` runs in, which is what Craft sets ``@webroot`` to: ``web/`` (the
+    starter's), or else the first folder a ``web/`` is commonly renamed to that holds an ``index.php``;
+    ``web/`` when none does."""
+    web = project_dir / "web"
+    if web.is_dir():
+        return web
+    for name in RENAMED_WEB_ROOTS:
+        if (project_dir / name / "index.php").is_file():
+            return project_dir / name
+    return web
+
+
 @hookimpl
 def detect_framework(project_dir: Path) -> Framework | None:
     reason = craft_reason(project_dir)
@@ -41,11 +58,13 @@ def detect_framework(project_dir: Path) -> Framework | None:
     for note in craft.notes if craft else ():
         log.warning("Craft database settings: %s", note)
     aliases = read_aliases(project_dir, environ)
-    resolver = PathResolver(project_dir, project_dir / "web", environ, aliases)
-    web_root = resolver.resolve(aliases.get("@webroot", "@root/web"))
+    default_web_root = entry_script_folder(project_dir)
+    resolver = PathResolver(project_dir, default_web_root, environ, aliases)
+    web_root = resolver.resolve(aliases.get("@webroot", str(default_web_root)))
     if isinstance(web_root, str):
-        log.warning("Craft's @webroot alias cannot be resolved (%s); web/ is used", web_root)
-        web_root = project_dir / "web"
+        log.warning("Craft's @webroot alias cannot be resolved (%s); %s/ is used", web_root,
+                    default_web_root.name)
+        web_root = default_web_root
     web_root = Path(os.path.normpath(web_root))
     resolver.web_root = web_root
     resolver.aliases["@webroot"] = str(web_root)

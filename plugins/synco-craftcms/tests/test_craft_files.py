@@ -134,3 +134,39 @@ def test_craft31_single_project_yaml(tmp_path: Path, craft_manager: SyncoPluginM
     sets = sets_of(project, craft_manager)
     assert list(sets) == ["volume-media"]
     assert (sets["volume-media"].kind, files(sets["volume-media"])) == ("public", ["a.jpg"])
+
+
+WEB_FILES = ("web/index.php", "web/uploads/images/cat.jpg", "web/uploads/images/2024/dog.jpg",
+             "web/uploads/images/_thumb/cat.jpg", "web/uploads/images/_200x200_crop_center-center_none/cat.jpg")
+
+
+@pytest.mark.parametrize("folder", ["public", "public_html", "www", "html", "htdocs"])
+@pytest.mark.parametrize("relative", [False, True])
+def test_a_web_root_renamed_from_web_is_where_index_php_runs(tmp_path: Path, craft_manager: SyncoPluginManager,
+                                                              folder: str, relative: bool) -> None:
+    """Craft sets @webroot to the folder of the index.php that runs it: a project whose web/ was renamed
+    (public/, as hosting panels want) and whose config/general.php does not say so in a form synco reads
+    (the fluent GeneralConfig::create()) has its web root and @webroot volumes there, not in a web/ that
+    does not exist; a relative volume path is relative to it too."""
+    moved: dict[str, str | None] = {name: None for name in WEB_FILES}
+    moved.update({name.replace("web/", f"{folder}/", 1): "x" for name in WEB_FILES})
+    if relative:
+        moved["config/project/fs/images.yaml"] = ("hasUrls: true\nname: Images\nsettings:\n  path: uploads/images\n"
+                                                  "type: craft\\fs\\Local\nurl: '@web/uploads/images'\n")
+    project = make_craft4(tmp_path, moved)
+    assert not (project / "web").exists()
+    framework = detect(project, manager=craft_manager)
+    assert framework.web_root == project / folder
+    images = sets_of(project, craft_manager)["volume-images"]
+    assert images.root == project / folder / "uploads/images"
+    assert (images.kind, images.relative_base_path, images.skipped_reason) == (
+        "public", f"{folder}/uploads/images", None)
+    assert files(images) == ["2024/dog.jpg", "cat.jpg"]
+
+
+def test_web_stays_the_web_root_beside_another_folder_with_an_index_php(tmp_path: Path,
+                                                                       craft_manager: SyncoPluginManager) -> None:
+    project = make_craft4(tmp_path, {"public/index.php": "<?php\n"})
+    assert detect(project, manager=craft_manager).web_root == project / "web"
+    empty = make_craft4(tmp_path / "none", {name: None for name in WEB_FILES})
+    assert detect(empty, manager=craft_manager).web_root == empty / "web"
