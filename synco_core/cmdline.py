@@ -69,6 +69,39 @@ def hide(secret: str) -> None:
     _rewrite(_ARGUMENTS, "/proc/self/cmdline", rewrite)
 
 
+def masked_argument(argument: bytes) -> bytes:
+    """``argument`` (one string of the command line) with the password of every URL in it and the value of every
+    query parameter naming a credential replaced by ``*`` (three at most), found by their place in the URL, not
+    by being registered: :func:`hide` leaves values under three bytes where they are (``***`` in their place
+    would make the command line longer than the memory it has), and a password of one to three characters
+    (``mysql://root:pw@db/app``) was no registered secret at all. Never longer than ``argument``."""
+    from synco_core.redaction import credential_spans
+
+    text = argument.decode("utf-8", "surrogateescape")
+    spans = credential_spans(text)
+    if not spans:
+        return argument
+    pieces: list[bytes] = []
+    done = 0
+    for start, end in spans:
+        size = len(text[start:end].encode("utf-8", "surrogateescape"))
+        pieces += [text[done:start].encode("utf-8", "surrogateescape"), b"*" * min(size, 3)]
+        done = end
+    return b"".join(pieces) + text[done:].encode("utf-8", "surrogateescape")
+
+
+def hide_url_credentials() -> None:
+    """Take the credentials of every URL in the command line (:func:`masked_argument`) out of what other users
+    of the machine see, whatever their length, on Linux; called once, as a command starts."""
+    if not sys.platform.startswith("linux"):
+        return
+
+    def rewrite(current: bytes) -> bytes:
+        return b"\0".join(masked_argument(item) for item in current.split(b"\0"))
+
+    _rewrite(_ARGUMENTS, "/proc/self/cmdline", rewrite)
+
+
 def hide_environment(names: Iterable[str]) -> None:
     """Blank the values of the variables ``names`` in the environment other processes of this user see
     (``/proc/PID/environ``), on Linux. Python read its environment into ``os.environ`` when it started, so

@@ -88,12 +88,12 @@ def _mask_userinfo_passwords(text: str) -> str:
     return "".join(pieces) + text[done:]
 
 
-#: A query parameter of a URL whose value is a credential: ``?token=``, ``access_token``, ``api_key``, ``?key=``,
-#: ``?auth=``, OAuth's ``code``, a presigned URL's ``X-Amz-Signature``, ``X-Amz-Credential`` and
+#: A query parameter of a URL whose value (group 2) is a credential: ``?token=``, ``access_token``, ``api_key``,
+#: ``?key=``, ``?auth=``, OAuth's ``code``, a presigned URL's ``X-Amz-Signature``, ``X-Amz-Credential`` and
 #: ``X-Amz-Security-Token`` (and other clouds' ``sig``), a ``password``.
 _URL_QUERY_SECRET = re.compile(
     r"(?i)([?&;](?:[\w.\-]*(?:token|secret|signature|sig|passw(?:or)?d|pwd|credential|api[_-]?key|access[_-]?key)"
-    r"|key|auth|code)=)[^&#\s'\"<>]+")
+    r"|key|auth|code)=)([^&#\s'\"<>]+)")
 
 
 def register_url_secrets(url: str) -> None:
@@ -114,6 +114,33 @@ def register_url_secrets(url: str) -> None:
         value = match.group(0)[len(match.group(1)):]
         register_secret(value)
         register_secret(unquote(value))
+
+
+def credential_spans(text: str) -> list[tuple[int, int]]:
+    """Where ``text`` holds the password of a URL (as :func:`_mask_userinfo_passwords` reads it) or the value of
+    a query parameter naming a credential (:data:`_URL_QUERY_SECRET`): sorted, non-overlapping (start, end)."""
+    from synco_core.urluserinfo import password_span
+
+    spans: list[tuple[int, int]] = []
+    search_from = 0
+    while match := _URL_START.search(text, search_from):
+        end = match.end()
+        while end < len(text) and not text[end].isspace():
+            end += 1
+        span = password_span(text[match.end() : end])
+        if span is None:
+            search_from = match.end()
+            continue
+        spans.append((match.end() + span[0], match.end() + span[1]))
+        search_from = match.end() + span[1]
+    spans += [(match.start(2), match.end(2)) for match in _URL_QUERY_SECRET.finditer(text)]
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return [(start, end) for start, end in merged if end > start]
 
 
 def without_url_secrets(url: str) -> str:

@@ -27,7 +27,7 @@ from synco_core import __version__, leftout
 from synco_core.bounded import check_settings
 from synco_core.childenv import SECRET_VARIABLES
 from synco_core.cli.termination import Terminated, stop_like_ctrl_c
-from synco_core.cmdline import hide_environment, no_core_dumps
+from synco_core.cmdline import hide_environment, hide_url_credentials, no_core_dumps
 from synco_core.errors import SyncoError
 from synco_core.limits import limit_reached
 from synco_core.localenames import configure_output, reexec_in_utf8_mode
@@ -253,6 +253,9 @@ def main() -> None:
     # SYNCO_KEY and the like are in os.environ, Python's copy: the same user reads the original from
     # /proc/PID/environ for as long as the command runs (a receive takes minutes).
     hide_environment(SECRET_VARIABLES)
+    # A database URL's or a --base-url's password and tokens, by their place in the URL: one of fewer than four
+    # characters is never registered as a secret, so nothing else takes it out of what `ps` shows.
+    hide_url_credentials()
     # Before descriptor 1 is reserved: the private copy of stdout takes the encoding and error handler set here.
     configure_output()
     # Descriptor 1 is stderr for the whole command: what plugin code writes there below Python, or the programs
