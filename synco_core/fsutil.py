@@ -23,6 +23,7 @@ __all__ = [
     "atomic_output",
     "mode_kind",
     "open_private",
+    "private_folder",
     "resolve_inside",
     "safe_relative_path",
     "set_mode",
@@ -33,6 +34,30 @@ __all__ = [
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
+
+
+def private_folder(folder: Path) -> bool:
+    """Make ``folder`` (0700, its missing parents with the umask) if needed; True when it is a real folder of
+    this user (never a link) that nobody else may write to, put back to 0700 when group or other users had
+    any access to it (an earlier run under ``umask 000`` made it so)."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Judged and changed through a descriptor opened without following a link: what is checked is what
+        # is changed.
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        info = os.fstat(fd)
+        if info.st_uid != os.getuid():
+            return False
+        if stat.S_IMODE(info.st_mode) & 0o077:
+            os.fchmod(fd, 0o700)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def make_folders(path: str | os.PathLike[str], mode: int = 0o777) -> None:

@@ -402,20 +402,23 @@ def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Laun
                 zipapp = lambda bytecode: build_zipapp(bytecode=bytecode)  # noqa: E731
             bytecode = launch.bytecode == importlib.util.MAGIC_NUMBER.hex() and launch.bytecode_wanted
             archive = zipapp(bytecode)
-            size = archive.stat().st_size
+            # The size is the opened file's: what is sent is what open_archive judged, never what the path
+            # names a moment later.
+            source = open_archive(archive)
+            size = os.fstat(source.fileno()).st_size
             compiled = ", with bytecode" if bytecode else ""
             launch.how = f"uploaded zipapp ({size // 1024} KiB{compiled}) run by {python}"
             launch.uploaded = True
             try:
                 writer.write(f"{size}\n".encode())
-                with open_archive(archive) as source:
-                    for chunk in iter(lambda: source.read(256 << 10), b""):
-                        writer.write(chunk)
+                while chunk := source.read(256 << 10):
+                    writer.write(chunk)
                 writer.flush()
             except (BrokenPipeError, ConnectionResetError):
                 # The remote side stopped reading; its exit status and stderr say why.
                 log.debug("the remote side stopped reading the upload")
             finally:
+                source.close()
                 if watch is not None:
                     watch.resume()
         else:

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from synco_core.errors import ConfigError
-from synco_core.fsutil import create_owned_temp, remove_temps_of_dead_processes, user_cache_dir
+from synco_core.fsutil import create_owned_temp, private_folder, remove_temps_of_dead_processes, user_cache_dir
 from synco_core.limits import NEAR_MEMORY_LIMIT
 from synco_core.tempfolder import temp_root
 
@@ -334,9 +334,10 @@ def build_zipapp(cache: Path | None = None, *, bytecode: bool = False) -> Path:
     target = folder / f"{prefix}{plan.fingerprint(bytecode)}.pyz"
     if _reuse(target):
         return target
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
+    # What is in this folder runs on the remote host with the deploy user's rights: only a real folder of this
+    # user that nobody else may write to (made 0700) keeps it; another user renaming a file of theirs over the
+    # archive there (under umask 000 it was 0777) had their code uploaded and run.
+    if not private_folder(folder):
         folder = Path(temp_root())
         prefix = f"synco-{os.getuid()}-"
         target = folder / f"{prefix}{plan.fingerprint(bytecode)}.pyz"
@@ -368,10 +369,22 @@ def _reuse(target: Path) -> bool:
 
 
 def open_archive(archive: Path) -> BinaryIO:
-    """``archive`` opened for reading with a shared ``flock`` held until it is closed: no prune removes it."""
+    """``archive`` opened for reading with a shared ``flock`` held until it is closed: no prune removes it.
+
+    What is sent is judged by its descriptor, as :func:`_reuse` judged the path: a link, or a file of another
+    user or one others may write (renamed over the archive after that check), is refused in one line."""
     import fcntl
 
-    source = archive.open("rb")
+    try:
+        fd = os.open(archive, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError as exc:
+        raise ConfigError(f"cannot open the synco zipapp {archive}: {exc.strerror or exc}") from None
+    source = os.fdopen(fd, "rb")
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+        source.close()
+        raise ConfigError(f"the synco zipapp {archive} is not a file of this user that only it may change "
+                          "(it would be uploaded and run on the remote host); remove it and pull again")
     with contextlib.suppress(OSError):
         fcntl.flock(source.fileno(), fcntl.LOCK_SH)
     return source
