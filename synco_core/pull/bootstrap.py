@@ -58,7 +58,7 @@ from synco_core.pull.channel import (
 from synco_core.pull.frames import MAGIC, MAX_PREAMBLE, ChannelClosed, FramingError
 from synco_core.pull.greeting import GreetingWatch, probe_command
 from synco_core.pull.remote import Remote
-from synco_core.pull.tempdir import NO_TEMP_FOLDER
+from synco_core.pull.tempdir import NO_TEMP_FOLDER, SHARED_TEMP_FOLDER
 from synco_core.pull.zipapp import EXIT_OLD_PYTHON, MIN_PYTHON, open_archive
 from synco_core.scratch import UPLOAD_PREFIX
 
@@ -90,6 +90,17 @@ path = os.path.join(folder, sys.argv[2])
 here = os.path.realpath(os.getcwd())
 if os.path.realpath(folder) == here and os.path.realpath(os.environ.get("TMPDIR") or "/") != here:
     fail(NO_TEMP_FOLDER)
+def own_group(group):
+    import grp, pwd
+    try:
+        name, entry = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(group)
+    except (KeyError, OSError):
+        return False
+    return group == os.getgid() and entry.gr_name == name and set(entry.gr_mem) <= {name}
+info = os.stat(folder)
+if info.st_uid not in (0, os.getuid()) or not info.st_mode & 0o1000 and (
+        info.st_mode & 0o002 or info.st_mode & 0o020 and not own_group(info.st_gid)):
+    fail(SHARED_TEMP_FOLDER % folder)
 try:
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
 except OSError as exc:
@@ -116,7 +127,7 @@ try:
 finally:
     os.unlink(path)
     os.close(fd)
-""".replace("NO_TEMP_FOLDER", repr(NO_TEMP_FOLDER))
+""".replace("NO_TEMP_FOLDER", repr(NO_TEMP_FOLDER)).replace("SHARED_TEMP_FOLDER", repr(SHARED_TEMP_FOLDER))
 
 
 

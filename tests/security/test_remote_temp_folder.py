@@ -1,0 +1,98 @@
+"""pull's remote side writes nothing it runs or sends into a temporary folder other users may rearrange.
+
+The zipapp loader writes the archive to ``$TMPDIR/synco-upload-<random>.pyz`` (0600, ``O_EXCL``) and then has
+Python open it again by its path to run it; the channel's scratch folder (``synco-channel-*``, the dump in
+the clear on a host without ``cryptography``) is made there too. In ``/tmp`` the sticky bit keeps other users
+from renaming or replacing a file of the deploy user. A ``TMPDIR`` others may write to without that bit (a
+project's ``tmp`` folder shared with the web server's group, ``chmod 777``) let them rename a file of their
+own over the archive between its writing and its running: their code ran as the deploy user, with the
+database's credentials. Such a folder (or one of another user) is now refused, in one line, before anything
+is written into it; one writable by the user's own private group (``umask 002``) is not.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from synco_core.errors import ConfigError
+from synco_core.pull.bootstrap import LOADER
+from synco_core.pull.tempdir import remote_temp_root
+from synco_core.testing.services import unavailable
+
+
+def _archive(tmp_path: Path) -> bytes:
+    archive = tmp_path / "app.pyz"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("__main__.py", "print('ran')\n")
+    return archive.read_bytes()
+
+
+def _folder(tmp_path: Path, mode: int) -> Path:
+    folder = tmp_path / f"rtmp-{mode:o}"
+    folder.mkdir()
+    os.chmod(folder, mode)
+    if mode & 0o020 and not mode & 0o1000:
+        # A group of other users too (the web server's): this user's private group would be this user alone.
+        if os.getuid() == 0:
+            os.chown(folder, -1, 65534)
+        else:
+            shared = [group for group in os.getgroups() if group != os.getgid()]
+            if not shared:
+                unavailable("this user is in no group but its own, and cannot give a folder another one")
+            os.chown(folder, -1, shared[0])
+    return folder
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o775, 0o757])
+def test_the_loader_refuses_a_temporary_folder_others_may_rearrange(tmp_path: Path, mode: int) -> None:
+    folder = _folder(tmp_path, mode)
+    data = _archive(tmp_path)
+    result = subprocess.run([sys.executable, "-c", LOADER, str(len(data)), "synco-upload-test.pyz"], input=data,
+                            capture_output=True, env={**os.environ, "TMPDIR": str(folder)})
+    assert result.returncode == 4, result
+    assert result.stdout == b"" and result.stderr.count(b"\n") == 1 and str(folder).encode() in result.stderr
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("mode", [0o1777, 0o700, 0o755, 0o1775])
+def test_the_loader_runs_from_a_sticky_or_private_temporary_folder(tmp_path: Path, mode: int) -> None:
+    folder = _folder(tmp_path, mode)
+    data = _archive(tmp_path)
+    result = subprocess.run([sys.executable, "-c", LOADER, str(len(data)), "synco-upload-test.pyz"], input=data,
+                            capture_output=True, env={**os.environ, "TMPDIR": str(folder)})
+    assert result.returncode == 0 and result.stdout == b"ran\n", result
+    assert list(folder.iterdir()) == []
+
+
+def test_the_channel_refuses_the_same_temporary_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = _folder(tmp_path, 0o777)
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    with pytest.raises(ConfigError) as caught:
+        remote_temp_root()
+    assert str(folder) in str(caught.value) and "\n" not in str(caught.value)
+    monkeypatch.setattr("tempfile.tempdir", None)
+    os.chmod(folder, 0o1777)
+    assert remote_temp_root() == str(folder)
+
+
+def test_a_folder_writable_by_the_users_own_private_group_is_taken(tmp_path: Path) -> None:
+    """``umask 002`` with a group of the user's own (as most distributions make one per user)."""
+    from synco_core.pull.tempdir import own_group
+
+    if not own_group(os.getgid()):
+        unavailable("this user's primary group is not a private group of its own")
+    folder = tmp_path / "rtmp-own"
+    folder.mkdir()
+    os.chown(folder, -1, os.getgid())
+    os.chmod(folder, 0o775)
+    data = _archive(tmp_path)
+    result = subprocess.run([sys.executable, "-c", LOADER, str(len(data)), "synco-upload-test.pyz"], input=data,
+                            capture_output=True, env={**os.environ, "TMPDIR": str(folder)})
+    assert result.returncode == 0 and result.stdout == b"ran\n", result
