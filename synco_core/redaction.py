@@ -65,14 +65,12 @@ def redact(text: str) -> str:
 _URL_START = re.compile(r"\b[A-Za-z][\w+.-]*://")
 
 
-def _mask_userinfo_passwords(text: str) -> str:
-    """``text`` with the password of every ``scheme://user:password@host`` it quotes replaced by ``***``, as
+def _userinfo_password_spans(text: str) -> Iterator[tuple[int, int]]:
+    """Where ``text`` holds the password of a ``scheme://user:password@host`` it quotes, in order, as
     :func:`synco_core.urluserinfo.password_span` reads a URL: an unencoded one may hold "@", "/" or "?"
     (p@ss:w?rd), while an "@" in a path (img@2x.png) after a plain host[:port] ends no password."""
     from synco_core.urluserinfo import password_span
 
-    pieces: list[str] = []
-    done = 0
     search_from = 0
     while match := _URL_START.search(text, search_from):
         end = match.end()
@@ -83,8 +81,17 @@ def _mask_userinfo_passwords(text: str) -> str:
             # A URL quoted inside this one's path or query (?next=postgres://u:p@db/) is looked at on its own.
             search_from = match.end()
             continue
-        pieces += [text[done : match.end() + span[0]], "***"]
-        done = search_from = match.end() + span[1]
+        yield match.end() + span[0], match.end() + span[1]
+        search_from = match.end() + span[1]
+
+
+def _mask_userinfo_passwords(text: str) -> str:
+    """``text`` with the password of every URL it quotes (:func:`_userinfo_password_spans`) replaced by ``***``."""
+    pieces: list[str] = []
+    done = 0
+    for start, end in _userinfo_password_spans(text):
+        pieces += [text[done:start], "***"]
+        done = end
     return "".join(pieces) + text[done:]
 
 
@@ -117,22 +124,9 @@ def register_url_secrets(url: str) -> None:
 
 
 def credential_spans(text: str) -> list[tuple[int, int]]:
-    """Where ``text`` holds the password of a URL (as :func:`_mask_userinfo_passwords` reads it) or the value of
+    """Where ``text`` holds the password of a URL (:func:`_userinfo_password_spans`) or the value of
     a query parameter naming a credential (:data:`_URL_QUERY_SECRET`): sorted, non-overlapping (start, end)."""
-    from synco_core.urluserinfo import password_span
-
-    spans: list[tuple[int, int]] = []
-    search_from = 0
-    while match := _URL_START.search(text, search_from):
-        end = match.end()
-        while end < len(text) and not text[end].isspace():
-            end += 1
-        span = password_span(text[match.end() : end])
-        if span is None:
-            search_from = match.end()
-            continue
-        spans.append((match.end() + span[0], match.end() + span[1]))
-        search_from = match.end() + span[1]
+    spans = list(_userinfo_password_spans(text))
     spans += [(match.start(2), match.end(2)) for match in _URL_QUERY_SECRET.finditer(text)]
     merged: list[tuple[int, int]] = []
     for start, end in sorted(spans):
