@@ -18,8 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from synco_core.testing.services import unavailable
+from temp_folders import temp_folder
 
 
 def _database(tmp_path: Path) -> Path:
@@ -31,24 +30,9 @@ def _database(tmp_path: Path) -> Path:
     return path
 
 
-def _shared(tmp_path: Path, mode: int) -> Path:
-    folder = tmp_path / f"tmp-{mode:o}"
-    folder.mkdir()
-    os.chmod(folder, mode)
-    if mode & 0o020 and not mode & 0o002:
-        if os.getuid() == 0:
-            os.chown(folder, -1, 65534)
-        else:
-            shared = [group for group in os.getgroups() if group != os.getgid()]
-            if not shared:
-                unavailable("this user is in no group but its own, and cannot give a folder another one")
-            os.chown(folder, -1, shared[0])
-    return folder
-
-
 @pytest.mark.parametrize("mode", [0o777, 0o775])
 def test_db_dump_refuses_a_temporary_folder_others_may_rearrange(tmp_path: Path, mode: int) -> None:
-    folder = _shared(tmp_path, mode)
+    folder = temp_folder(tmp_path, mode)
     database = _database(tmp_path)
     result = subprocess.run([sys.executable, "-m", "synco_core", "db", "dump", f"sqlite:///{database}", "-o",
                              str(tmp_path / "dump.sql")], capture_output=True, text=True,
@@ -59,7 +43,7 @@ def test_db_dump_refuses_a_temporary_folder_others_may_rearrange(tmp_path: Path,
 
 
 def test_db_dump_uses_a_sticky_temporary_folder(tmp_path: Path) -> None:
-    folder = _shared(tmp_path, 0o1777)
+    folder = temp_folder(tmp_path, 0o1777)
     database = _database(tmp_path)
     result = subprocess.run([sys.executable, "-m", "synco_core", "db", "dump", f"sqlite:///{database}", "-o",
                              str(tmp_path / "dump.sql")], capture_output=True, text=True,

@@ -19,6 +19,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from temp_folders import temp_folder
 
 from synco_core.errors import ConfigError
 from synco_core.pull.bootstrap import LOADER
@@ -33,25 +34,9 @@ def _archive(tmp_path: Path) -> bytes:
     return archive.read_bytes()
 
 
-def _folder(tmp_path: Path, mode: int) -> Path:
-    folder = tmp_path / f"rtmp-{mode:o}"
-    folder.mkdir()
-    os.chmod(folder, mode)
-    if mode & 0o020 and not mode & 0o1000:
-        # A group of other users too (the web server's): this user's private group would be this user alone.
-        if os.getuid() == 0:
-            os.chown(folder, -1, 65534)
-        else:
-            shared = [group for group in os.getgroups() if group != os.getgid()]
-            if not shared:
-                unavailable("this user is in no group but its own, and cannot give a folder another one")
-            os.chown(folder, -1, shared[0])
-    return folder
-
-
 @pytest.mark.parametrize("mode", [0o777, 0o775, 0o757])
 def test_the_loader_refuses_a_temporary_folder_others_may_rearrange(tmp_path: Path, mode: int) -> None:
-    folder = _folder(tmp_path, mode)
+    folder = temp_folder(tmp_path, mode)
     data = _archive(tmp_path)
     result = subprocess.run([sys.executable, "-c", LOADER, str(len(data)), "synco-upload-test.pyz"], input=data,
                             capture_output=True, env={**os.environ, "TMPDIR": str(folder)})
@@ -62,7 +47,7 @@ def test_the_loader_refuses_a_temporary_folder_others_may_rearrange(tmp_path: Pa
 
 @pytest.mark.parametrize("mode", [0o1777, 0o700, 0o755, 0o1775])
 def test_the_loader_runs_from_a_sticky_or_private_temporary_folder(tmp_path: Path, mode: int) -> None:
-    folder = _folder(tmp_path, mode)
+    folder = temp_folder(tmp_path, mode)
     data = _archive(tmp_path)
     result = subprocess.run([sys.executable, "-c", LOADER, str(len(data)), "synco-upload-test.pyz"], input=data,
                             capture_output=True, env={**os.environ, "TMPDIR": str(folder)})
@@ -71,7 +56,7 @@ def test_the_loader_runs_from_a_sticky_or_private_temporary_folder(tmp_path: Pat
 
 
 def test_the_channel_refuses_the_same_temporary_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = _folder(tmp_path, 0o777)
+    folder = temp_folder(tmp_path, 0o777)
     monkeypatch.setenv("TMPDIR", str(folder))
     monkeypatch.setattr("tempfile.tempdir", None)
     with pytest.raises(ConfigError) as caught:
