@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, BinaryIO, cast
 from synco_core.errors import ConfigError, UnsafePathError
 from synco_core.names import PLAIN_RELATIVE_PATH, safe_relative_path
 from synco_core.nospace import NO_SPACE_ERRNOS, is_no_space, no_space
+from synco_core.tempfolder import rearrangeable_at
 
 __all__ = [
     "PLAIN_RELATIVE_PATH",
@@ -24,6 +25,7 @@ __all__ = [
     "mode_kind",
     "open_private",
     "private_folder",
+    "private_folder_problem",
     "resolve_inside",
     "safe_relative_path",
     "set_mode",
@@ -37,27 +39,53 @@ if TYPE_CHECKING:
 
 
 def private_folder(folder: Path) -> bool:
-    """Make ``folder`` (0700, its missing parents with the umask) if needed; True when it is a real folder of
-    this user (never a link) that nobody else may write to, put back to 0700 when group or other users had
-    any access to it (an earlier run under ``umask 000`` made it so)."""
+    """True when ``folder`` is usable as a private folder of this user (:func:`private_folder_problem`)."""
+    return private_folder_problem(folder) is None
+
+
+def private_folder_problem(folder: Path) -> str | None:
+    """Make ``folder`` (0700) if needed, with its missing parents (0700 too); None when it is a real folder of
+    this user (never a link) that nobody else may write to, put back to 0700 when group or other users had any
+    access to it (an earlier run under ``umask 000`` made it so), in folders that do not let other users rename
+    it away; else what is wrong, in a few words.
+
+    The parents matter as much as the folder: under ``umask 000`` a ``~/.cache`` made with the umask let any
+    user rename ``~/.cache/synco`` away (receive's records of the sessions it received with it, which refuse a
+    replay) and put a folder of theirs in its place.
+    """
+    # Judged before anything is made: nothing of this user's is left in a folder others may rearrange.
+    above = Path(os.path.abspath(folder)).parent
+    while not os.path.lexists(above) and above != above.parent:
+        above = above.parent
+    shared = rearrangeable_at(str(above))
+    if shared is not None:
+        return f"other users may rename or replace what is in {shared}"
     try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _make_private_parents(folder)
+        folder.mkdir(mode=0o700, exist_ok=True)
         # Judged and changed through a descriptor opened without following a link: what is checked is what
         # is changed.
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return False
+    except OSError as exc:
+        return exc.strerror or str(exc)
     try:
         info = os.fstat(fd)
         if info.st_uid != os.getuid():
-            return False
+            return "not a folder of this user"
         if stat.S_IMODE(info.st_mode) & 0o077:
             os.fchmod(fd, 0o700)
-        return True
-    except OSError:
-        return False
+    except OSError as exc:
+        return exc.strerror or str(exc)
     finally:
         os.close(fd)
+    return None
+
+
+def _make_private_parents(folder: Path) -> None:
+    missing = [parent for parent in Path(os.path.abspath(folder)).parents if not os.path.lexists(parent)]
+    for parent in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            parent.mkdir(mode=0o700)
 
 
 def make_folders(path: str | os.PathLike[str], mode: int = 0o777) -> None:

@@ -4,7 +4,8 @@
 is writable it quietly takes the current directory: the project on the laptop (a pull's zipapp, several MB,
 was built there), the web root on a server (serve's scratch folder, which the site may then serve). So that
 last resort is refused, in one line, unless ``$TMPDIR`` names that directory on purpose. So is a folder other
-users may rearrange (:func:`rearrangeable`): synco's scratch folders there could be renamed away and replaced.
+users may rearrange, or one inside such a folder (:func:`rearrangeable_at`): synco's scratch folders there could
+be renamed away and replaced.
 """
 
 from __future__ import annotations
@@ -53,9 +54,32 @@ def rearrangeable(info: os.stat_result) -> bool:
     return bool(info.st_mode & 0o002 or (info.st_mode & 0o020 and not own_group(info.st_gid)))
 
 
+def rearrangeable_at(folder: str) -> str | None:
+    """``folder`` or the first folder above it (as named, and as links resolve) that is :func:`rearrangeable`,
+    if any: a folder of this user's, private itself, is renamed away as a whole from a parent others may write
+    to, and a folder of theirs put in its place."""
+    places: dict[str, None] = {}
+    for start in (os.path.abspath(folder), os.path.realpath(folder)):
+        while True:
+            places[start] = None
+            up = os.path.dirname(start)
+            if up == start:
+                break
+            start = up
+    for place in places:
+        try:
+            info = os.stat(place)
+        except OSError:
+            continue
+        if rearrangeable(info):
+            return place
+    return None
+
+
 def temp_root(refusal: str = NO_TEMP_FOLDER_HERE, shared: str = SHARED_TEMP_FOLDER_HERE) -> str:
     """``tempfile.gettempdir()``, unless that fell back to the current directory (:class:`ConfigError`
-    ``refusal`` then) or is a folder other users may rearrange (:func:`rearrangeable`; ``shared`` then)."""
+    ``refusal`` then) or is, or is inside, a folder other users may rearrange (:func:`rearrangeable_at`;
+    ``shared`` with that folder then)."""
     try:
         folder = tempfile.gettempdir()
     except FileNotFoundError:
@@ -66,10 +90,7 @@ def temp_root(refusal: str = NO_TEMP_FOLDER_HERE, shared: str = SHARED_TEMP_FOLD
         raise ConfigError(refusal)
     # Scratch folders are made there by name and used by name: in a folder others may rearrange, they could
     # rename one away and put their own under its name (a plaintext copy of a database then goes into theirs).
-    try:
-        info = os.stat(folder)
-    except OSError:
-        return folder
-    if rearrangeable(info):
-        raise ConfigError(shared % folder)
+    shared_folder = rearrangeable_at(folder)
+    if shared_folder is not None:
+        raise ConfigError(shared % shared_folder)
     return folder

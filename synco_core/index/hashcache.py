@@ -53,6 +53,7 @@ from synco_core.bounded import CACHE_CONTENT_MB
 from synco_core.fsutil import (
     TEMP_GRACE,
     create_owned_temp,
+    private_folder,
     process_alive,
     remove_temps_of_dead_processes,
     user_cache_dir,
@@ -111,13 +112,9 @@ def _private_folder(folder: Path) -> bool:
     It gets a ``CACHEDIR.TAG``, which tells backup tools to skip it and a walk of a file set that it is
     synco's (see ``session.ttl.is_synco_folder``).
     """
+    if not private_folder(folder):
+        return False
     try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = folder.lstat()
-        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
-            return False
-        if stat.S_IMODE(info.st_mode) & 0o077:
-            os.chmod(folder, 0o700)
         tag = folder / CACHE_TAG
         if not tag.exists():
             tag.write_text(CACHE_TAG_TEXT)

@@ -97,10 +97,15 @@ def own_group(group):
     except (KeyError, OSError):
         return False
     return group == os.getgid() and entry.gr_name == name and set(entry.gr_mem) <= {name}
-info = os.stat(folder)
-if info.st_uid not in (0, os.getuid()) or not info.st_mode & 0o1000 and (
-        info.st_mode & 0o002 or info.st_mode & 0o020 and not own_group(info.st_gid)):
-    fail(SHARED_TEMP_FOLDER % folder)
+places = []
+for place in (os.path.abspath(folder), os.path.realpath(folder)):
+    while place not in places:
+        places.append(place); place = os.path.dirname(place)
+for place in places:
+    info = os.stat(place)
+    if info.st_uid not in (0, os.getuid()) or not info.st_mode & 0o1000 and (
+            info.st_mode & 0o002 or info.st_mode & 0o020 and not own_group(info.st_gid)):
+        fail(SHARED_TEMP_FOLDER % place)
 try:
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
 except OSError as exc:

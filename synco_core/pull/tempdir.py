@@ -32,5 +32,5 @@ SHARED_TEMP_FOLDER = ("the temporary folder %s on the remote host may be rearran
 
 def remote_temp_root() -> str:
     """``tempfile.gettempdir()``, unless that fell back to the current directory (see the module docstring) or
-    is a folder other users may rearrange (:func:`rearrangeable`): :class:`ConfigError` then."""
+    is, or is inside, a folder other users may rearrange (:func:`rearrangeable_at`): :class:`ConfigError` then."""
     return temp_root(NO_TEMP_FOLDER, SHARED_TEMP_FOLDER)

@@ -25,13 +25,12 @@ import hashlib
 import json
 import logging
 import os
-import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from synco_core.fsutil import atomic_output, user_cache_dir
+from synco_core.fsutil import atomic_output, private_folder_problem, user_cache_dir
 from synco_core.receive.meta import CLOCK_SKEW, MAX_CLOCK_OFFSET
 from synco_core.wire import Meta
 
@@ -72,11 +71,10 @@ def _locked_folder() -> Iterator[Path | None]:
     """The record folder (made 0700), locked against other receives of this user; None when it cannot be used."""
     folder = record_folder()
     try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = folder.lstat()
-        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
-            raise OSError(f"{folder} is not a folder of this user")
-        lock = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        problem = private_folder_problem(folder)
+        if problem is not None:
+            raise OSError(0, problem)
+        lock = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         # Once: the meta is read again at every poll while a session gets ready.
         (log.debug if folder in _warned else log.warning)(

@@ -42,6 +42,24 @@ def test_db_dump_refuses_a_temporary_folder_others_may_rearrange(tmp_path: Path,
     assert list(folder.iterdir()) == [] and not (tmp_path / "dump.sql").exists()
 
 
+@pytest.mark.parametrize("how", ["inside", "linked"])
+def test_db_dump_refuses_a_private_folder_inside_one_others_may_rearrange(tmp_path: Path, how: str) -> None:
+    shared = temp_folder(tmp_path, 0o777)
+    folder = shared / "mine"
+    folder.mkdir(mode=0o700)
+    tmpdir = folder
+    if how == "linked":
+        tmpdir = tmp_path / "my-tmp"
+        tmpdir.symlink_to(folder)
+    database = _database(tmp_path)
+    result = subprocess.run([sys.executable, "-m", "synco_core", "db", "dump", f"sqlite:///{database}", "-o",
+                             str(tmp_path / "dump.sql")], capture_output=True, text=True,
+                            env={**os.environ, "TMPDIR": str(tmpdir)}, cwd=tmp_path)
+    assert result.returncode == 1, result
+    assert result.stderr.count("\n") == 1 and f"temporary folder {shared} may" in result.stderr
+    assert list(folder.iterdir()) == [] and not (tmp_path / "dump.sql").exists()
+
+
 def test_db_dump_uses_a_sticky_temporary_folder(tmp_path: Path) -> None:
     folder = temp_folder(tmp_path, 0o1777)
     database = _database(tmp_path)

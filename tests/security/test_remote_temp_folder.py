@@ -45,6 +45,27 @@ def test_the_loader_refuses_a_temporary_folder_others_may_rearrange(tmp_path: Pa
     assert list(folder.iterdir()) == []
 
 
+@pytest.mark.parametrize("mode", [0o777, 0o775])
+@pytest.mark.parametrize("how", ["inside", "linked"])
+def test_the_loader_refuses_a_private_folder_inside_one_others_may_rearrange(tmp_path: Path, mode: int,
+                                                                             how: str) -> None:
+    """A ``TMPDIR`` of this user's (0700), in a folder others may rearrange, or a link to one: they rename it
+    away as a whole and put theirs in its place."""
+    shared = temp_folder(tmp_path, mode)
+    folder = shared / "mine"
+    folder.mkdir(mode=0o700)
+    tmpdir = folder
+    if how == "linked":
+        tmpdir = tmp_path / "my-tmp"
+        tmpdir.symlink_to(folder)
+    data = _archive(tmp_path)
+    result = subprocess.run([sys.executable, "-c", LOADER, str(len(data)), "synco-upload-test.pyz"], input=data,
+                            capture_output=True, env={**os.environ, "TMPDIR": str(tmpdir)})
+    assert result.returncode == 4, result
+    assert result.stdout == b"" and result.stderr.count(b"\n") == 1 and str(shared).encode() in result.stderr
+    assert list(folder.iterdir()) == []
+
+
 @pytest.mark.parametrize("mode", [0o1777, 0o700, 0o755, 0o1775])
 def test_the_loader_runs_from_a_sticky_or_private_temporary_folder(tmp_path: Path, mode: int) -> None:
     folder = temp_folder(tmp_path, mode)
@@ -65,6 +86,15 @@ def test_the_channel_refuses_the_same_temporary_folder(tmp_path: Path, monkeypat
     monkeypatch.setattr("tempfile.tempdir", None)
     os.chmod(folder, 0o1777)
     assert remote_temp_root() == str(folder)
+    (folder / "mine").mkdir(mode=0o700)
+    monkeypatch.setenv("TMPDIR", str(folder / "mine"))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    assert remote_temp_root() == str(folder / "mine")
+    os.chmod(folder, 0o777)
+    monkeypatch.setattr("tempfile.tempdir", None)
+    with pytest.raises(ConfigError) as caught:
+        remote_temp_root()
+    assert f"{folder} on the remote host" in str(caught.value)
 
 
 def test_a_folder_writable_by_the_users_own_private_group_is_taken(tmp_path: Path) -> None:

@@ -40,10 +40,12 @@ def test_the_cache_folder_is_made_private_whatever_the_umask(tmp_path: Path, mon
 
 def test_a_cache_folder_others_may_write_is_made_private_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                open_umask: object) -> None:
-    """A folder an earlier synco (or receive's record folder's parents) made under umask 000."""
+    """A folder an earlier synco (receive's record folder's parent) made under umask 000 in an existing
+    ``~/.cache`` (a ``~/.cache`` others may write is not used at all: test_cache_folder_parents.py)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir(mode=0o700)
     folder = tmp_path / "cache" / "synco"
-    folder.mkdir(parents=True, mode=0o777)
+    folder.mkdir(mode=0o777)
     os.chmod(folder, 0o777)
     archive = zipapp.build_zipapp()
     assert archive.parent == folder
