@@ -511,3 +511,32 @@ def test_generated_columns_subtracting_unsigned_values_are_carried(
     """)
     assert query(source, "SELECT left_over FROM stock WHERE id = 1") == [(-4,)]
     assert_copy_is_exact(source, tmp_path, mysql_database_factory)
+
+
+def test_engine_options_the_server_does_not_know_are_carried(
+        tmp_path: Path, mysql_database_factory: Callable[[], str]) -> None:
+    """Options no engine of the server defines, on a table, its columns and its keys (TokuDB's ``compression``
+    left on tables moved to InnoDB when MariaDB 10.6 dropped TokuDB, or any made under
+    ``IGNORE_BAD_TABLE_OPTIONS``): the server keeps them, and SHOW CREATE TABLE writes them in plain comments,
+    which every load dropped (mariadb-dump's script too). They are carried, on InnoDB, MyISAM and partitioned
+    tables, beside options the engine knows; a comment's text that looks like one stays text. The dump still
+    loads with the mariadb client."""
+    source = mysql_database_factory()
+    load_with_client(source, br"""
+        SET sql_mode = 'IGNORE_BAD_TABLE_OPTIONS';
+        CREATE TABLE moved (id INT PRIMARY KEY `c_o`='it''s \\ x' `n`=5,
+          v VARCHAR(10) COMMENT 'see /* `x`=1 */', KEY k (v) `clustering`=yes COMMENT 'k''s')
+          `compression`='tokudb_zlib' PAGE_COMPRESSED=1 `z`=3 COMMENT='t /* `q`=''1'' */';
+        CREATE TABLE old_myisam (id INT, KEY (id) `i`=1) ENGINE=MyISAM `x`=1;
+        CREATE TABLE parts (id INT) `compression`='tokudb_lzma' PARTITION BY HASH (id) PARTITIONS 2;
+        CREATE TABLE `plain /* ``a``=1 */` (id INT) COMMENT '/* `b`=''2'' */';
+        SET sql_mode = DEFAULT;
+        INSERT INTO moved VALUES (1, 'a'), (2, NULL);
+        INSERT INTO old_myisam VALUES (1);
+        INSERT INTO parts VALUES (1), (2), (3);
+    """)
+    assert "/* `compression`='tokudb_zlib' */" in query(source, "SHOW CREATE TABLE moved")[0][1]
+    assert_copy_is_exact(source, tmp_path, mysql_database_factory)
+    client = mysql_database_factory()
+    load_with_client(client, (tmp_path / "dump.sql").read_bytes())
+    assert structure(client) == structure(source)

@@ -29,6 +29,7 @@ from synco_core.dumpheader import requires_line
 from synco_core.engines.mysql import (
     altered,
     copychecks,
+    engineoptions,
     literals,
     loadable,
     newest,
@@ -580,9 +581,15 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
         if b"DIRECTORY=" in create.upper():
             log.warning("table %s: its DATA/INDEX DIRECTORY is left out; the copy is stored where the loading "
                         "server keeps its tables", table)
+        options_carried = engineoptions.executable(create)
+        if options_carried is not None:
+            create = options_carried
+            writer.write(engineoptions.BEFORE)
         if engines.get(table, "").upper() == "INNODB":
             create = rowformat.mark(create, row_formats.get(table, ""))
         writer.statement(_strip_database(create, db))
+        if options_carried is not None:
+            writer.write(engineoptions.AFTER)
         writer.write(b"/*!40101 SET character_set_client = @saved_cs_client */;\n\n")
         if engines.get(table, "").upper() in MERGE_ENGINES:
             altered.check(conn, db, table, baseline)
