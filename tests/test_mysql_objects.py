@@ -311,6 +311,42 @@ def test_a_database_the_load_creates_gets_the_source_defaults(mysql_database_fac
                  (existing,)) == [("latin1_german2_ci",)]
 
 
+def test_a_database_the_load_creates_gets_the_source_comment(mysql_database_factory: Callable[[], str]) -> None:
+    """A database's COMMENT (MariaDB 10.5) is part of its definition as its defaults are: from synco's dump and
+    from mariadb-dump --databases, a database the load creates gets it, quotes, backslashes and letters beyond
+    ASCII as they are; an existing database keeps its own, and a source without one gives none."""
+    source = mysql_database_factory()
+    comment = "it's \\ \"prod\" é ü %s {}"
+    query(source, f"ALTER DATABASE `{source}` COMMENT %s", (comment,))
+    load_with_client(source, b"CREATE TABLE t (v VARCHAR(5)); INSERT INTO t VALUES ('x');")
+    comments = "SELECT SCHEMA_COMMENT FROM information_schema.SCHEMATA WHERE SCHEMA_NAME=%s"
+    assert query(source, comments, (source,)) == [(comment,)]
+    data, _ = dump_bytes(source)
+    for script in (data, mariadb_dump(source, "--databases")):
+        created = mysql_database_factory()
+        query(created, f"DROP DATABASE `{created}`")
+        install_bytes(created, script)
+        assert query(created, comments, (created,)) == [(comment,)]
+    existing = mysql_database_factory()
+    query(existing, f"ALTER DATABASE `{existing}` COMMENT 'mine'")
+    install_bytes(existing, data)
+    assert query(existing, comments, (existing,)) == [("mine",)]
+    # A hand-written script: the comment's words are no character set.
+    created = mysql_database_factory()
+    query(created, f"DROP DATABASE `{created}`")
+    install_bytes(created, b"CREATE DATABASE src COMMENT 'was CHARACTER SET latin1';\nUSE src;\n"
+                           b"CREATE TABLE t (v INT);\n")
+    server = query(created, "SELECT @@character_set_server")[0][0]
+    assert query(created, comments.replace("SCHEMA_COMMENT", "DEFAULT_CHARACTER_SET_NAME, SCHEMA_COMMENT"),
+                 (created,)) == [(server, "was CHARACTER SET latin1")]
+    plain = mysql_database_factory()
+    load_with_client(plain, b"CREATE TABLE t (v INT);")
+    created = mysql_database_factory()
+    query(created, f"DROP DATABASE `{created}`")
+    install_bytes(created, dump_bytes(plain)[0])
+    assert query(created, comments, (created,)) == [("",)]
+
+
 def self_qualified(database: str) -> bytes:
     """Objects naming their own database ``database`` in every place the server lets them."""
     return b"""

@@ -74,7 +74,8 @@ COMPLETE_MARKER = b"-- synco-dump-complete"
 HEADER_MARKER = b"-- synco MySQL/MariaDB dump"
 #: The header line naming the source database: the loader points names qualified with it at its target.
 DATABASE_PREFIX = b"-- Database: "
-#: The source database's default character set and collation, for a database the load creates.
+#: The source database's default character set and collation (and its COMMENT, when it has one), for a
+#: database the load creates.
 DEFAULTS_PREFIX = b"-- synco-database-defaults: "
 #: Tables that show the rows of other tables (MERGE): their structure is dumped, and no rows of their own.
 MERGE_ENGINES = frozenset({"MRG_MYISAM", "MRG_ISAM"})
@@ -469,6 +470,7 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
     charset, collation = (schema.text(v) for v in schema.query(
         conn, "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
               "WHERE SCHEMA_NAME=%s", (db,))[0])
+    comment = schema.database_comment(conn, db)
     all_tables = dict(schema.list_tables(conn, db))
     # MySQL finds a column whatever the case of its name: a rule's column is spelt as its table spells it.
     options = with_columns_resolved(
@@ -551,7 +553,8 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
     writer.write(HEADER_MARKER + b" (synco " + _version().encode() + b")\n-- Server version: "
                  + version.encode() + b"\n" + DATABASE_PREFIX + _in_comment(db) + b"\n" + DEFAULTS_PREFIX
                  # The name exactly (a line break or a leading space cannot stand in a comment line).
-                 + json.dumps({"charset": charset, "collation": collation, "database": db}).encode() + b"\n"
+                 + json.dumps({"charset": charset, "collation": collation, "database": db,
+                               **({"comment": comment} if comment else {})}).encode() + b"\n"
                  + requires_line(needs, version) + b"\n")
     writer.write(header(int(div_precision)))
     manifest: dict[str, TableManifest] = {}

@@ -86,6 +86,9 @@ _CREATE_DATABASE = re.compile(rb"^(?:/\*!\d*\s*)?CREATE\s+(?:/\*!\d+\s*)?(?:DATA
                               rb"(?:/\*!\d+\s*)?(?:IF\s+NOT\s+EXISTS\s*)?(?:\*/\s*)?" + _IDENTIFIER, re.IGNORECASE)
 _CHARSET = re.compile(rb"\bCHARACTER\s+SET\s*=?\s*(\w+)|\bCHARSET\s*=?\s*(\w+)", re.IGNORECASE)
 _COLLATE = re.compile(rb"\bCOLLATE\s*=?\s*(\w+)", re.IGNORECASE)
+#: A ``CREATE DATABASE``'s comment (MariaDB 10.5), as the statement quotes it.
+_DATABASE_COMMENT = re.compile(rb"\bCOMMENT\s*=?\s*(?:'(?:[^'\\]|''|\\.)*'|\"(?:[^\"\\]|\"\"|\\.)*\")",
+                               re.IGNORECASE | re.DOTALL)
 _ALTER_DATABASE = re.compile(rb"^((?:/\*!\d*\s*)?ALTER\s+(?:DATABASE|SCHEMA)\s+)" + _IDENTIFIER
                              + rb"(?=\s+(?:DEFAULT|CHARACTER|CHARSET|COLLATE|COMMENT|UPGRADE)\b)", re.IGNORECASE)
 #: mariadb-dump's header: ``-- Host: localhost    Database: shop``.
@@ -145,6 +148,8 @@ class LoadReport:
     source_database: str | None = None
     #: The source database's default character set and collation, when the dump says.
     database_defaults: tuple[str, str] | None = None
+    #: The source database's COMMENT, when the dump gives one.
+    database_comment: str = ""
     #: Events the dump creates enabled: they are held disabled in the scratch database (:meth:`Loader._hold`).
     enabled_events: set[str] = field(default_factory=set)
 
@@ -267,6 +272,10 @@ class Loader:
                 raise DatabaseError("the dump is damaged: its database defaults are not a character set and a "
                                     "collation name")
             self.report.database_defaults = (str(defaults[0]), str(defaults[1]))
+            comment = entry.get("comment", "")
+            if not isinstance(comment, str):
+                raise DatabaseError("the dump is damaged: its database comment is not text")
+            self.report.database_comment = comment
             self._defaults_pending = True
             if isinstance(entry.get("database"), str) and entry["database"]:
                 # The source's name exactly, where "-- Database:" could only show it with its line breaks
@@ -352,8 +361,13 @@ class Loader:
         if create is None:
             return None
         self._source(_name(create))
-        charset, collation = _CHARSET.search(statement), _COLLATE.search(statement)
-        if charset is None and collation is None:
+        # After the name, which may hold any text; the comment's text is no character set either.
+        options = statement[create.end():]
+        comment = _DATABASE_COMMENT.search(options)
+        if comment is not None:
+            options = options[:comment.start()] + options[comment.end():]
+        charset, collation = _CHARSET.search(options), _COLLATE.search(options)
+        if charset is None and collation is None and comment is None:
             return None
         parts = []
         if charset is not None:
@@ -363,6 +377,8 @@ class Loader:
         if charset is not None and collation is not None:
             mapped = self._for_this_server(collation.group(1))
             self.report.database_defaults = ((charset.group(1) or charset.group(2)).decode(), mapped.decode())
+        if comment is not None:
+            parts.append(comment.group(0))
         return b"ALTER DATABASE " + b" ".join(parts)
 
     def _requalify(self, statement: bytes) -> bytes:
@@ -449,7 +465,10 @@ class Loader:
                 collation = self._for_this_server(collation.encode()).decode()
                 self.report.database_defaults = (charset, collation)
                 barrier(workers)
-                self._query(number, f"ALTER DATABASE CHARACTER SET {charset} COLLATE {collation}".encode())
+                # The comment is quoted by the connection, which knows the session's NO_BACKSLASH_ESCAPES.
+                comment = (f" COMMENT {self.conn.escape(self.report.database_comment)}"
+                           if self.report.database_comment else "")
+                self._query(number, f"ALTER DATABASE CHARACTER SET {charset} COLLATE {collation}{comment}".encode())
             if not isinstance(statement, _Piece):
                 sql = self.rewrite(statement)
             if sql is None or _BLANK.match(head_of(sql)) or _LOCKS.match(head_of(sql)):

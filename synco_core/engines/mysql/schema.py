@@ -114,6 +114,16 @@ def query(conn: Any, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
         return list(cur.fetchall())
 
 
+def database_comment(conn: Any, db: str) -> str:
+    """``db``'s COMMENT; empty without one, or where the server keeps none (before MariaDB 10.5, MySQL)."""
+    with conn.cursor() as cur:
+        # Every column, so that a server without SCHEMA_COMMENT answers as well, without a version check.
+        cur.execute("SELECT * FROM information_schema.SCHEMATA WHERE SCHEMA_NAME=%s", (db,))
+        names = [str(column[0]).upper() for column in cur.description]
+        row = cur.fetchone()
+    return text(row[names.index("SCHEMA_COMMENT")]) if row is not None and "SCHEMA_COMMENT" in names else ""
+
+
 def list_tables(conn: Any, db: str) -> list[tuple[str, str]]:
     """(name, type) of every table and view, by name. Sequences count as tables."""
     rows = query(conn, "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s "

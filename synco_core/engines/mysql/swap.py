@@ -213,8 +213,8 @@ def database_defaults(conn: Any, db: str) -> tuple[str, str] | None:
 
 
 def create_like(conn: Any, db: str, model: str) -> None:
-    """Create ``db`` (dropping any leftover) with the character set and collation of ``model``; without one, with
-    the server's, as ``CREATE DATABASE`` makes one (a script that names none loads as into a database its user
+    """Create ``db`` (dropping any leftover) with the character set, collation and comment of ``model``; without
+    one, with the server's, as ``CREATE DATABASE`` makes one (a script that names none loads as into a database its user
     made: its tables' defaults follow the database's). A dump naming its own sets them when it loads."""
     execute(conn, f"DROP DATABASE IF EXISTS {quote_name(db)}")
     defaults = database_defaults(conn, model)
@@ -223,6 +223,10 @@ def create_like(conn: Any, db: str, model: str) -> None:
         return
     charset, collation = defaults
     execute(conn, f"CREATE DATABASE {quote_name(db)} CHARACTER SET {charset} COLLATE {collation}")
+    comment = schema.database_comment(conn, model)
+    if comment:
+        # Quoted by the connection, which knows the session's NO_BACKSLASH_ESCAPES (a name may hold a %).
+        execute(conn, f"ALTER DATABASE {quote_name(db)} COMMENT {conn.escape(comment)}")
 
 
 def lock(conn: Any, target: str) -> None:
