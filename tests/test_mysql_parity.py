@@ -540,3 +540,50 @@ def test_engine_options_the_server_does_not_know_are_carried(
     client = mysql_database_factory()
     load_with_client(client, (tmp_path / "dump.sql").read_bytes())
     assert structure(client) == structure(source)
+
+
+def test_foreign_keys_to_a_table_made_again_with_other_column_types_are_carried(
+        tmp_path: Path, mysql_database_factory: Callable[[], str]) -> None:
+    """A table a foreign key refers to, dropped and made again under ``foreign_key_checks = 0`` with its key's
+    type changed (a migration's INT to BIGINT, a VARCHAR moved to latin1), leaves the key as production has
+    it; but no server creates a table whose foreign key refers to an existing table of other column types
+    ("errno: 150 Foreign key constraint is incorrectly formed"), so the dump failed to load at the first such
+    table written after the one it refers to, as mariadb-dump's script fails. The dump writes such a table
+    before the tables it refers to, as production's server made it: whatever the names' order, and in a cycle
+    of keys whose other key is of one type; in a database holding them already, and back. The dump loads with
+    the mariadb client too (mariadb-dump's script, in the order of the names, does not)."""
+    source = mysql_database_factory()
+    load_with_client(source, b"""
+        CREATE TABLE a_parent (id INT PRIMARY KEY, code VARCHAR(10), KEY (code));
+        CREATE TABLE b_child (id INT PRIMARY KEY, pid INT, pcode VARCHAR(10),
+          FOREIGN KEY (pid) REFERENCES a_parent (id), FOREIGN KEY (pcode) REFERENCES a_parent (code));
+        CREATE TABLE z_parent (id INT PRIMARY KEY);
+        CREATE TABLE c_child (id INT PRIMARY KEY, pid INT, FOREIGN KEY (pid) REFERENCES z_parent (id));
+        CREATE TABLE n_two (id INT PRIMARY KEY, one INT, KEY (one));
+        CREATE TABLE m_one (id INT PRIMARY KEY, two INT, FOREIGN KEY (two) REFERENCES n_two (id));
+        ALTER TABLE n_two ADD FOREIGN KEY (one) REFERENCES m_one (id);
+        INSERT INTO a_parent VALUES (1, 'x');
+        INSERT INTO b_child VALUES (1, 1, 'x'), (2, NULL, NULL);
+        SET foreign_key_checks = 0;
+        DROP TABLE a_parent;
+        CREATE TABLE a_parent (id BIGINT PRIMARY KEY, code VARCHAR(20) CHARACTER SET latin1, KEY (code));
+        INSERT INTO a_parent VALUES (1, 'x');
+        DROP TABLE z_parent;
+        CREATE TABLE z_parent (id BIGINT UNSIGNED PRIMARY KEY);
+        DROP TABLE m_one;
+        CREATE TABLE m_one (id SMALLINT PRIMARY KEY, two INT, FOREIGN KEY (two) REFERENCES n_two (id));
+        SET foreign_key_checks = 1;
+    """)
+    assert_copy_is_exact(source, tmp_path, mysql_database_factory)
+    client = mysql_database_factory()
+    load_with_client(client, (tmp_path / "dump.sql").read_bytes())
+    assert structure(client) == structure(source)
+    # Into a database holding such tables already, and back: the swap moves them both ways.
+    runner = CliRunner()
+    for _ in range(2):
+        result = runner.invoke(cli, ["db", "load", mysql_url_for(client), str(tmp_path / "dump.sql"), "--yes"])
+        assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["db", "rollback", mysql_url_for(client), "--yes"])
+    assert result.exit_code == 0, result.output
+    assert structure(client) == structure(source)
+    assert checksums(client) == checksums(source)

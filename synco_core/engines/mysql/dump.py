@@ -30,6 +30,7 @@ from synco_core.engines.mysql import (
     altered,
     copychecks,
     engineoptions,
+    fkorder,
     literals,
     loadable,
     newest,
@@ -547,6 +548,8 @@ def _dump_into(conn: Any, db: str, writer: Writer, options: DumpOptions, outside
 
     tables = [name for name, kind in all_tables.items()
               if kind not in ("VIEW", "SEQUENCE") and name not in skipped.tables]
+    # A table whose foreign key refers to a table of other column types can only be created before it.
+    tables = fkorder.creation_order(conn, db, tables)
     # What the dump needs is written in its header too, for a file loaded without a meta (db dump -o, db load);
     # the longest statement is known only at the end, so only the meta's has it.
     needs = requirements.recorded(conn, db, tables, engines)
