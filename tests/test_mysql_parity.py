@@ -542,11 +542,12 @@ def test_engine_options_the_server_does_not_know_are_carried(
     assert structure(client) == structure(source)
 
 
-def test_foreign_keys_to_a_table_made_again_with_other_column_types_are_carried(
+def test_foreign_keys_to_a_table_made_again_otherwise_are_carried(
         tmp_path: Path, mysql_database_factory: Callable[[], str]) -> None:
     """A table a foreign key refers to, dropped and made again under ``foreign_key_checks = 0`` with its key's
-    type changed (a migration's INT to BIGINT, a VARCHAR moved to latin1), leaves the key as production has
-    it; but no server creates a table whose foreign key refers to an existing table of other column types
+    type changed (a migration's INT to BIGINT, a VARCHAR moved to latin1), without the index or the column
+    the key refers to (a prefix index only), or in MyISAM, leaves the key as production has it; but no server
+    creates a table whose foreign key refers to an existing table it does not fit
     ("errno: 150 Foreign key constraint is incorrectly formed"), so the dump failed to load at the first such
     table written after the one it refers to, as mariadb-dump's script fails. The dump writes such a table
     before the tables it refers to, as production's server made it: whatever the names' order, and in a cycle
@@ -562,6 +563,11 @@ def test_foreign_keys_to_a_table_made_again_with_other_column_types_are_carried(
         CREATE TABLE n_two (id INT PRIMARY KEY, one INT, KEY (one));
         CREATE TABLE m_one (id INT PRIMARY KEY, two INT, FOREIGN KEY (two) REFERENCES n_two (id));
         ALTER TABLE n_two ADD FOREIGN KEY (one) REFERENCES m_one (id);
+        CREATE TABLE d_indexed (id INT PRIMARY KEY, code VARCHAR(10), gone INT, KEY (code), KEY (gone));
+        CREATE TABLE e_child (id INT PRIMARY KEY, pcode VARCHAR(10), g INT,
+          FOREIGN KEY (pcode) REFERENCES d_indexed (code), FOREIGN KEY (g) REFERENCES d_indexed (gone));
+        CREATE TABLE f_innodb (id INT PRIMARY KEY);
+        CREATE TABLE g_child (id INT PRIMARY KEY, p INT, FOREIGN KEY (p) REFERENCES f_innodb (id));
         INSERT INTO a_parent VALUES (1, 'x');
         INSERT INTO b_child VALUES (1, 1, 'x'), (2, NULL, NULL);
         SET foreign_key_checks = 0;
@@ -570,6 +576,10 @@ def test_foreign_keys_to_a_table_made_again_with_other_column_types_are_carried(
         INSERT INTO a_parent VALUES (1, 'x');
         DROP TABLE z_parent;
         CREATE TABLE z_parent (id BIGINT UNSIGNED PRIMARY KEY);
+        DROP TABLE d_indexed;
+        CREATE TABLE d_indexed (id INT PRIMARY KEY, code VARCHAR(10), KEY (code(3)));
+        DROP TABLE f_innodb;
+        CREATE TABLE f_innodb (id INT PRIMARY KEY) ENGINE=MyISAM;
         DROP TABLE m_one;
         CREATE TABLE m_one (id SMALLINT PRIMARY KEY, two INT, FOREIGN KEY (two) REFERENCES n_two (id));
         SET foreign_key_checks = 1;
