@@ -347,6 +347,33 @@ def test_a_database_the_load_creates_gets_the_source_comment(mysql_database_fact
     assert query(created, comments, (created,)) == [("",)]
 
 
+@pytest.mark.parametrize("option", [b"`ENCRYPTED`='YES' `ENCRYPTION_KEY_ID`='2'", b"ENCRYPTED=YES"])
+def test_an_encrypted_table_the_server_cannot_make_is_named(option: bytes,
+                                                            mysql_database_factory: Callable[[], str]) -> None:
+    """A table production encrypts at rest (InnoDB's ``ENCRYPTED=YES``, with a key management plugin) cannot be
+    made by a server without one: the install failed on the server's "errno: 140 Wrong create options", which
+    names neither the option nor what this server lacks. It fails in one line saying both, from synco's dump
+    (as SHOW CREATE TABLE writes the option) and from a script, the target untouched."""
+    source = mysql_database_factory()
+    load_with_client(source, b"CREATE TABLE a (id INT PRIMARY KEY); INSERT INTO a VALUES (1);"
+                             b"CREATE TABLE secret (id INT PRIMARY KEY, v TEXT); INSERT INTO secret VALUES (1, 'x');")
+    data, _ = dump_bytes(source)
+    marked = re.sub(rb"(CREATE TABLE `secret` \(.*?\n\) ENGINE=InnoDB[^\n;]*)", lambda m: m.group(1) + b" " + option,
+                    data, count=1, flags=re.DOTALL)
+    assert marked != data
+    script = b"CREATE TABLE plain (id INT);\nCREATE TABLE secret (id INT) " + option + b";\n"
+    target = mysql_database_factory()
+    load_with_client(target, b"CREATE TABLE mine (id INT); INSERT INTO mine VALUES (7);")
+    for dumped in (marked, script):
+        with pytest.raises(DatabaseError) as failed:
+            install_bytes(target, dumped)
+        message = str(failed.value)
+        assert "\n" not in message and "`secret`" in message and "ENCRYPTED" in message, message
+        assert "key management plugin" in message, message
+        assert query(target, "SELECT id FROM mine") == [(7,)]
+        assert query(target, "SHOW TABLES") == [("mine",)]
+
+
 def self_qualified(database: str) -> bytes:
     """Objects naming their own database ``database`` in every place the server lets them."""
     return b"""

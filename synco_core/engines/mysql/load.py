@@ -600,6 +600,8 @@ class Loader:
                 else:
                     if exc.args[0] in _KEY_TOO_LONG and _CREATE_TABLE.match(sql):
                         self._refuse_row_format(number, sql, exc)
+                    if _CREATE_TABLE.match(sql):
+                        _refuse_encryption(number, sql, exc)
                     raise statement_error(number, sql, exc) from exc
             if _SESSION_CHANGE.search(sql):
                 self._observe(number)
@@ -756,6 +758,8 @@ class Loader:
                 return
             if not isinstance(sql, StreamedStatement) and exc.args[0] in _KEY_TOO_LONG and _CREATE_TABLE.match(sql):
                 self._refuse_row_format(number, sql, exc)
+            if not isinstance(sql, StreamedStatement) and _CREATE_TABLE.match(sql):
+                _refuse_encryption(number, sql, exc)
             raise statement_error(number, sql, exc) from exc
 
     def _require_engine(self, number: int, sql: AnyStatement) -> None:
@@ -894,6 +898,8 @@ _ALTER_TABLE = re.compile(rb"^(?:/\*!\d*\s*)?ALTER\s+(?:ONLINE\s+)?(?:IGNORE\s+)
 _ENGINE_CLAUSE = re.compile(rb"\bENGINE\s*=\s*(`?[A-Za-z_][A-Za-z0-9_]*`?)", re.IGNORECASE)
 #: ER_TOO_LONG_KEY and ER_INDEX_COLUMN_TOO_LONG: "Specified key was too long", "Index column size too large".
 _KEY_TOO_LONG = (1071, 1709)
+#: A table encrypted at rest, as SHOW CREATE TABLE writes the option (`ENCRYPTED`='YES') or a script does.
+_ENCRYPTED = re.compile(rb"`?\bENCRYPTED`?\s*=\s*'?YES\b", re.IGNORECASE)
 _CHARSET_NAME = re.compile(r"[A-Za-z0-9_]+")
 _CREATE_TABLE = re.compile(rb"^(?:/\*!\d*\s*)?CREATE\s+(?:OR\s+REPLACE\s+)?TABLE\b", re.IGNORECASE)
 #: Statements that may leave the session otherwise: only SET changes a session variable (``/*!40101SET``,
@@ -904,3 +910,13 @@ _SESSION_CHANGE = re.compile(rb"(?<![A-Za-z_$\x80-\xff])(?:SET|CALL)(?![0-9A-Za-
 _SET_LIST_BYTES = 1 << 16
 #: Nothing to run (stripping a huge statement to find out would copy it).
 _BLANK = re.compile(rb"[ \t\r\n;]*\Z")
+
+
+def _refuse_encryption(number: int, sql: Statement, exc: pymysql.err.MySQLError) -> None:
+    """A table production encrypts at rest (``ENCRYPTED=YES``), which a server without a key management plugin
+    refuses with "errno: 140 Wrong create options", naming neither: say so."""
+    if exc.args[0] == 1005 and "errno: 140" in str(exc.args[1:]) and _ENCRYPTED.search(sql):
+        raise DatabaseError(f"statement {number} of the dump failed: its table is encrypted at rest (ENCRYPTED=YES), "
+                            "which this server cannot do without a key management plugin (file_key_management, "
+                            "hashicorp_key_management): enable one on this server and install again; "
+                            f"{describe(exc)}; statement: {preview(sql)}") from exc
