@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     from synco_core.frameworkutil.pdo import tls_options as pdo_tls_options
     from synco_core.frameworkutil.php import find_php, php_candidates
     from synco_core.frameworkutil.phpconfig import PhpConfig, parse_php_config, read_php_config
-    from synco_core.frameworkutil.phpvalues import PhpUnknown
+    from synco_core.frameworkutil.phpvalues import PhpConfigObject, PhpUnknown
     from synco_core.frameworkutil.platformsh import endpoint_parts as platform_endpoint_parts
     from synco_core.frameworkutil.platformsh import platform_in_runtime, platform_relationship
     from synco_core.frameworkutil.s3 import S3Location, s3_public_entries
@@ -125,6 +125,7 @@ _UTILITIES: dict[str, tuple[str, str]] = {
     "parse_php_config": ("synco_core.frameworkutil.phpconfig", "parse_php_config"),
     "PhpConfig": ("synco_core.frameworkutil.phpconfig", "PhpConfig"),
     "PhpUnknown": ("synco_core.frameworkutil.phpvalues", "PhpUnknown"),
+    "PhpConfigObject": ("synco_core.frameworkutil.phpvalues", "PhpConfigObject"),
     # Paths and file sets.
     "safe_relative_path": ("synco_core.fsutil", "safe_relative_path"),
     "resolve_inside": ("synco_core.fsutil", "resolve_inside"),
@@ -184,6 +185,7 @@ __all__ = [
     "InstallOptions",
     "InstallResult",
     "PhpConfig",
+    "PhpConfigObject",
     "PhpUnknown",
     "PublicFile",
     "ReceivedFileSet",

@@ -808,3 +808,54 @@ def test_an_unknown_condition_before_define_leaves_the_constant_unknown(tmp_path
     config = read_php_config(write(tmp_path / "a.php", "<?php $_SERVER['HTTP_HOST'] || define('DB_NAME', 'x');\n"
                                    "defined('DB_NAME') || define('DB_NAME', 'fallback');\n"), environ={})
     assert isinstance(config.constants["DB_NAME"], PhpUnknown)
+
+
+def _builder(cls: str) -> Any:
+    from synco_core import PhpConfigObject
+    return lambda settings=None: PhpConfigObject(cls, settings if isinstance(settings, dict) else {})
+
+
+@pytest.mark.parametrize(("code", "expected"), [
+    ("return Config::create()->host('db')->port(5432);", {"host": "db", "port": 5432}),
+    ("return Config::create(['host' => 'a'])->host('b');", {"host": "b"}),
+    ("return Config::create()->devMode();", {"devMode": True}),
+    ("$c = Config::create();\n$c->host('db');\nreturn $c;", {"host": "db"}),
+    ("$c = Config::create()->host('a');\n$d = $c;\n$d->host('b');\nreturn $c;", {"host": "b"}),
+    ("return Config::create()->host(getenv('DB_HOST') ?: 'fallback')->name(Config::create()->name('x')->name);",
+     {"host": "from-env", "name": "x"}),
+    ("return Config::create()->host(value: 'named');", {"host": "named"}),
+])
+def test_a_plugins_config_object_is_built_by_its_setters(code: str, expected: dict[str, Any]) -> None:
+    """A fluent config (Craft's DbConfig::create()->server(...)) whose start a plugin gives: every setter sets
+    the setting of its name, on one object as PHP's handles do."""
+    config = parse_php_config("<?php\n" + code + "\n", environ={"DB_HOST": "from-env"},
+                              functions={"Config::create": _builder("Config")})
+    assert config.returned.settings == expected
+
+
+@pytest.mark.parametrize("code", [
+    "return $undefined->host('db');",
+    "return (new Config())->host('db');",
+    "return Other::create()->host('db');",
+    "$o = Other::make();\nreturn $o->host('db');",
+])
+def test_a_method_on_anything_else_is_unknown(code: str) -> None:
+    returned = parse_php_config("<?php\n" + code + "\n", functions={"Config::create": _builder("Config")}).returned
+    assert isinstance(returned, PhpUnknown)
+
+
+def test_a_method_run_as_a_statement_on_an_unknown_object_may_still_load_the_environment() -> None:
+    config = parse_php_config("<?php\n$dotenv = Dotenv\\Dotenv::createImmutable(__DIR__);\n$dotenv->load();\n"
+                              "$name = getenv('DB_NAME');\n", environ={})
+    assert isinstance(config.variables["name"], PhpUnknown)
+    built = parse_php_config("<?php\n$c = Config::create();\n$c->host('db');\n$name = getenv('DB_NAME');\n",
+                             environ={}, functions={"Config::create": _builder("Config")})
+    assert built.variables["name"] is False  # getenv() of an unset variable
+
+
+def test_a_class_constant_the_caller_gives_is_its_value_however_it_is_spelt() -> None:
+    code = ("<?php\nuse craft\\db\\Connection;\nuse craft\\db\\Connection as C;\n"
+            "return [Connection::DRIVER_PGSQL, C::DRIVER_PGSQL, \\craft\\db\\Connection::DRIVER_PGSQL, "
+            "PDO::MYSQL_ATTR_SSL_CA];\n")
+    returned = parse_php_config(code, constants={"craft\\db\\Connection::DRIVER_PGSQL": "pgsql"}).returned
+    assert returned == {0: "pgsql", 1: "pgsql", 2: "pgsql", 3: "PDO::MYSQL_ATTR_SSL_CA"}

@@ -41,6 +41,7 @@ from synco_core.frameworkutil.phpparse import (
 )
 from synco_core.frameworkutil.phpvalues import (
     PREDEFINED,
+    PhpConfigObject,
     PhpObject,
     PhpUnknown,
     array_key,
@@ -91,9 +92,10 @@ class ServerArray(EnvironmentArray):
         return super().get(key, default)
 
 
+METHODS_NOT_EVALUATED = "object methods are not evaluated"
 #: Unknown expressions that, run as a statement of their own, may change the environment: a method or static
 #: call (phpdotenv's ``Dotenv::createImmutable(__DIR__)->load()``, ``$dotenv->safeLoad()``).
-_MAY_LOAD_ENVIRONMENT = ("object methods are not evaluated", "static members are not evaluated")
+_MAY_LOAD_ENVIRONMENT = (METHODS_NOT_EVALUATED, "static members are not evaluated")
 
 
 @dataclass
@@ -285,7 +287,7 @@ class _Evaluator:
                 raise _Stop()
             value = self.evaluate(node)
             if isinstance(value, PhpUnknown) and self.environment_opaque is None and not self.environment_loaded and (
-                    (node[0] == "unknown" and node[1] in _MAY_LOAD_ENVIRONMENT) or node[0] == "static"
+                    (node[0] == "unknown" and node[1] in _MAY_LOAD_ENVIRONMENT) or node[0] in ("static", "method")
                     or (node[0] == "call" and node[1].lower() == "putenv")):
                 # A call run for what it does (Dotenv's load(), putenv()) may have filled the environment.
                 loader = "putenv()" if node[0] == "call" else "a method call"
@@ -484,6 +486,11 @@ class _Evaluator:
         cls, member = node[1], node[2]
         if member.lower() == "class":
             return cls
+        # A plugin may give a class constant's value (Craft's Connection::DRIVER_PGSQL is 'pgsql'), by the name
+        # as written or as the file's imports qualify it; any other is its name, which pdo_tls_options reads.
+        for name in (f"{cls}::{member}", f"{self.qualified_class(cls)}::{member}"):
+            if name in self.config.constants:
+                return self.config.constants[name]
         return f"{cls}::{member}"
 
     def eval_array(self, node: Node) -> Any:
@@ -553,9 +560,24 @@ class _Evaluator:
             return base
         if isinstance(base, PhpObject):
             return base.properties.get(node[2])
+        if isinstance(base, PhpConfigObject):
+            return base.settings.get(node[2])
         if base is None and node[3]:
             return None  # ?-> on null
         return PhpUnknown("properties of objects other than (object) casts of arrays are not evaluated")
+
+    def eval_method(self, node: Node) -> Any:
+        base, method, arguments, nullsafe = self.evaluate(node[1]), node[2], node[3], node[4]
+        if base is None and nullsafe:
+            return None  # ?-> on null
+        if not isinstance(base, PhpConfigObject):
+            # Its arguments are not evaluated: PHP may never run them (the method may not exist).
+            return PhpUnknown(METHODS_NOT_EVALUATED)
+        values = [self.evaluate(argument) for _, argument in arguments]
+        # An object is a handle in PHP: the setter changes it for every variable holding it
+        # ($config->server('db'); return $config;).
+        base.settings[method] = values[0] if values else True
+        return base
 
     def eval_unary(self, node: Node) -> Any:
         value = self.evaluate(node[2])

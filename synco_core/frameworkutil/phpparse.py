@@ -4,8 +4,9 @@ It covers the PHP that configuration files are written in (assignments, ``define
 ``elseif`` / ``else`` in both syntaxes, ``include`` / ``require``, ``return``, expressions with PHP 8's
 operator precedence) and recognises the rest only well enough to step over it: function and class
 definitions, loops, ``switch`` and ``try`` become :class:`Skip` statements, and expressions the evaluator does
-not compute (``new``, closures, method calls) become ``("unknown", reason)`` nodes. Nodes are plain tuples
-whose first item names them; :mod:`synco_core.frameworkutil.phpconfig` evaluates them.
+not compute (``new``, closures) become ``("unknown", reason)`` nodes; a method call on a static call's result
+or a variable is a ``("method", ...)`` node, which the evaluator computes only on a ``PhpConfigObject``.
+Nodes are plain tuples whose first item names them; :mod:`synco_core.frameworkutil.phpconfig` evaluates them.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ _BINARY: dict[str, tuple[int, bool]] = {
     ".": (15, False), "<<": (16, False), ">>": (16, False), "+": (17, False), "-": (17, False),
     "*": (18, False), "/": (18, False), "%": (18, False), "instanceof": (19, False), "**": (21, True),
 }
+#: What a method call may be made on for the evaluator to see it (a static call's result, a variable, another
+#: method call's): anything else (``new``, a closure) stays unknown without its arguments being read.
+_FLUENT_BASES = frozenset({"static", "method", "var"})
 _TERNARY = 6
 _UNARY = 20
 _ASSIGNMENT_OPS = frozenset({"=", ".=", "??=", "+=", "-=", "*=", "/=", "%=", "**=", "|=", "&=", "^=", "<<=", ">>="})
@@ -662,7 +666,14 @@ class Parser:
                 member = self.next()
                 if member.kind == "op" and member.value == "{":
                     self.skip_balanced("{", "}")
-                if self.accept("("):
+                if member.kind == "name" and node[0] in _FLUENT_BASES and self.at("("):
+                    # A chain of setters on a configuration object (Craft's DbConfig::create()->server(...)):
+                    # evaluated when a plugin made the object, unknown otherwise.
+                    self.next()
+                    arguments = self.arguments(")")
+                    self.expect(")")
+                    node = ("method", node, str(member.value), tuple(arguments), nullsafe)
+                elif self.accept("("):
                     self.skip_balanced("(", ")")
                     node = ("unknown", "object methods are not evaluated")
                 elif member.kind == "name" and node[0] != "unknown":

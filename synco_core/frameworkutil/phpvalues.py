@@ -66,6 +66,29 @@ class PhpObject:
     __hash__ = None  # type: ignore[assignment]
 
 
+class PhpConfigObject:
+    """A fluent configuration object a plugin's function made (Craft's ``DbConfig::create()``): each method
+    call sets the setting of its name to its argument (``true`` when it has none, as a flag's setter defaults)
+    and returns the object, which is a handle as in PHP (every variable holding it sees the change), so
+    ``->server('db')->port(3306)`` reads as ``{'server': 'db', 'port': 3306}``;
+    ``->name`` reads a setting back. ``cls`` is the class, for messages.
+    """
+
+    __slots__ = ("cls", "settings")
+
+    def __init__(self, cls: str, settings: dict[str, Any] | None = None) -> None:
+        self.cls = cls
+        self.settings = dict(settings or {})
+
+    def __repr__(self) -> str:
+        return f"PhpConfigObject({self.cls!r}, {list(self.settings)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PhpConfigObject) and (other.cls, other.settings) == (self.cls, self.settings)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 def is_known(value: Any) -> bool:
     """True when ``value`` holds no :class:`PhpUnknown` anywhere (inside arrays too)."""
     if isinstance(value, PhpUnknown):
@@ -74,6 +97,8 @@ def is_known(value: Any) -> bool:
         return all(is_known(item) for item in value.values())
     if isinstance(value, PhpObject):
         return all(is_known(item) for item in value.properties.values())
+    if isinstance(value, PhpConfigObject):
+        return all(is_known(item) for item in value.settings.values())
     return True
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from synco_core import (
     ConfigError,
     DatabaseConfig,
+    PhpConfigObject,
     PhpUnknown,
     normalise_engine,
     parse_database_url,
@@ -34,6 +35,11 @@ SETTINGS = {
 }
 #: Craft's App helper, by its full name: the PHP reader finds it however config/db.php spells it.
 APP = "craft\\helpers\\App"
+#: The config classes whose fluent form (``DbConfig::create()->server(...)``, Craft 4 and 5) is read.
+CONFIG_CLASSES = ("craft\\config\\DbConfig", "craft\\config\\GeneralConfig")
+#: The driver constants a config/db.php may name the driver with.
+PHP_CONSTANTS = {f"{cls}::{name}": value for cls in ("craft\\db\\Connection", "craft\\config\\DbConfig")
+                 for name, value in (("DRIVER_MYSQL", "mysql"), ("DRIVER_PGSQL", "pgsql"))}
 
 
 @dataclass
@@ -65,7 +71,14 @@ def php_helpers(environ: Mapping[str, str]) -> dict[str, Callable[..., Any]]:
         parsed = normalise_value(parse_env(environ, value)) if isinstance(value, str) else value
         return parsed if isinstance(parsed, bool) else None
 
+    def create(cls: str) -> Callable[..., PhpConfigObject]:
+        # BaseConfig::create(array $config = []): the fluent form's start, its setters named as the settings.
+        def made(config: object = None) -> PhpConfigObject:
+            return PhpConfigObject(cls, {str(k): v for k, v in config.items()} if isinstance(config, dict) else {})
+        return made
+
     return {
+        **{f"{cls}::create": create(cls) for cls in CONFIG_CLASSES},
         f"{APP}::env": lambda name: env_value(environ, str(name)),
         f"{APP}::parseEnv": lambda value: parse_env(environ, value) if isinstance(value, str) else value,
         f"{APP}::parseBooleanEnv": parse_boolean,
@@ -86,14 +99,22 @@ def merge_environments(config: dict[Any, Any], environment: str | None) -> dict[
     return merged
 
 
+def read_config(path: Path, environ: Mapping[str, str]) -> object:
+    """What a config file returns: an array, or the settings of the fluent form (``DbConfig::create()->...``,
+    whose setters are named as the array's keys) as one."""
+    returned = read_php_config(path, environ=environ, functions=php_helpers(environ), constants=PHP_CONSTANTS).returned
+    if isinstance(returned, PhpConfigObject):
+        return returned.settings
+    return returned
+
+
 def file_settings(config_file: Path, environ: Mapping[str, str], notes: list[str]) -> dict[str, Any]:
     """What ``config/db.php`` returns (for this environment); empty when there is no file."""
     if not config_file.exists():
         return {}
-    php = read_php_config(config_file, environ=environ, functions=php_helpers(environ))
-    returned = php.returned
+    returned = read_config(config_file, environ)
     if isinstance(returned, PhpUnknown):
-        # Craft 4's fluent DbConfig::create()->...: only the CRAFT_DB_* variables can stand in for it.
+        # A config object synco cannot build (new DbConfig(...)): only the CRAFT_DB_* variables can stand in.
         notes.append(f"config/{config_file.name} is not read without PHP ({returned.reason}); "
                      "only the CRAFT_DB_* variables are used")
         return {}
@@ -195,7 +216,7 @@ def read_database(project_dir: Path, environ: Mapping[str, str]) -> CraftDatabas
         register_secret(password)
     if not text["database"]:
         if notes:
-            # A config/db.php synco could not read (Craft 4's fluent DbConfig::create()->...) names the database
+            # A config/db.php synco could not read (a config object built with new, a match) names the database
             # the site uses: said, not a silent "Database: none".
             raise ConfigError(f"{notes[0]}, but no CRAFT_DB_DATABASE (or CRAFT_DB_DSN / CRAFT_DB_URL) is set: the "
                               "database is unknown; set the CRAFT_DB_* variables in .env (Craft reads them over "

@@ -1,8 +1,8 @@
 """What ``config/general.php`` says about folders: its ``aliases`` (``@webroot``, ``@uploads`` ...).
 
-Only the array form is read (``return ['aliases' => [...]]``, multi-environment or not). Craft 4's fluent
-``GeneralConfig::create()->aliases([...])`` is a chain of method calls, which synco's PHP reader does not
-evaluate: its aliases are then unknown, and a volume path that uses one is reported as such.
+The array form (``return ['aliases' => [...]]``, multi-environment or not) and Craft 4's fluent
+``GeneralConfig::create()->aliases([...])`` are read; a file synco cannot evaluate leaves its aliases unknown,
+and a volume path that uses one is reported as such.
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from synco_core import read_php_config
-from synco_craftcms.database import craft_environment_name, merge_environments, php_helpers
+from synco_craftcms.database import craft_environment_name, merge_environments, read_config
 
 
 def read_aliases(project_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
@@ -19,7 +18,7 @@ def read_aliases(project_dir: Path, environ: Mapping[str, str]) -> dict[str, str
     path = project_dir / "config" / "general.php"
     if not path.exists():
         return {}
-    returned = read_php_config(path, environ=environ, functions=php_helpers(environ)).returned
+    returned = read_config(path, environ)
     if not isinstance(returned, dict):
         return {}
     aliases = merge_environments(returned, craft_environment_name(environ)).get("aliases")

@@ -182,8 +182,16 @@ def test_setting_only_php_knows_is_named(tmp_path: Path) -> None:
         synco_craftcms.plugin.detect_framework(project)
 
 
-def test_fluent_db_config_falls_back_to_environment(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_fluent_db_config_is_read_under_the_environment(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     db_php = "<?php\nuse craft\\config\\DbConfig;\nreturn DbConfig::create()->driver('mysql')->database('x');\n"
+    project = make_craft4(tmp_path, {"config/db.php": db_php})
+    assert database(project).name == "craft"
+    assert "db.php is not read without PHP" not in caplog.text
+
+
+def test_db_config_synco_cannot_build_falls_back_to_environment(tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    db_php = "<?php\nuse craft\\config\\DbConfig;\nreturn new DbConfig(['database' => 'x']);\n"
     project = make_craft4(tmp_path, {"config/db.php": db_php})
     assert database(project).name == "craft"
     assert "db.php is not read without PHP" in caplog.text
@@ -191,13 +199,13 @@ def test_fluent_db_config_falls_back_to_environment(tmp_path: Path, caplog: pyte
 
 @pytest.mark.parametrize("env", ["DB_SERVER=legacy-db\nDB_DATABASE=legacy\nDB_USER=legacy\nDB_PASSWORD=pw\n",
                                  "CRAFT_ENVIRONMENT=production\n"])
-def test_fluent_db_config_without_craft_db_variables_is_said(tmp_path: Path, env: str) -> None:
-    """Craft 4's fluent ``DbConfig::create()->server(App::env('DB_SERVER'))...`` with the older ``DB_*`` names:
-    the database the site uses is unknown to synco, which says so (naming config/db.php and what to set)
-    instead of reporting that no database is configured."""
-    db_php = ("<?php\nuse craft\\config\\DbConfig;\nuse craft\\helpers\\App;\n\nreturn DbConfig::create()\n"
-              "    ->server(App::env('DB_SERVER'))\n    ->database(App::env('DB_DATABASE'))\n"
-              "    ->user(App::env('DB_USER'))\n    ->password(App::env('DB_PASSWORD'));\n")
+def test_db_config_synco_cannot_build_without_craft_db_variables_is_said(tmp_path: Path, env: str) -> None:
+    """A config object synco cannot build (new DbConfig(...), here with the older DB_* names): the database
+    the site uses is unknown to synco, which says so (naming config/db.php and what to set) instead of
+    reporting that no database is configured."""
+    db_php = ("<?php\nuse craft\\config\\DbConfig;\nuse craft\\helpers\\App;\n\nreturn new DbConfig([\n"
+              "    'server' => App::env('DB_SERVER'),\n    'database' => App::env('DB_DATABASE'),\n"
+              "    'user' => App::env('DB_USER'),\n    'password' => App::env('DB_PASSWORD'),\n]);\n")
     project = make_craft4(tmp_path, {".env": env, "config/db.php": db_php})
     with pytest.raises(ConfigError, match=r"config/db\.php is not read without PHP .*CRAFT_DB_DATABASE.*\.synco\.yml"):
         synco_craftcms.plugin.detect_framework(project)
