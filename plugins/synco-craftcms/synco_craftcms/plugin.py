@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from synco_core import (
+    ConfigError,
     DatabaseInventory,
     DumpOptions,
     FileSet,
@@ -17,9 +19,10 @@ from synco_core import (
     find_php,
     hookimpl,
     install_named_root,
+    read_php_config,
 )
 from synco_craftcms.database import CraftDatabase, read_database
-from synco_craftcms.environment import project_environment
+from synco_craftcms.environment import as_text, env_value, project_environment
 from synco_craftcms.files import install_roots, volume_file_sets
 from synco_craftcms.general import read_aliases
 from synco_craftcms.profile import dump_options
@@ -48,16 +51,52 @@ def entry_script_folder(project_dir: Path) -> Path:
     return web
 
 
+def with_entry_constants(project_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` with the ``CRAFT_*`` constants the entry scripts define (``bootstrap.php``, the web root's
+    ``index.php``: ``define('CRAFT_WEB_ROOT', ...)``) where it has no such variable: ``App::env()`` falls back
+    to a PHP constant of the name. A script synco cannot read is said and left out."""
+    found: dict[str, str] = {}
+    for script in (project_dir / "bootstrap.php", entry_script_folder(project_dir) / "index.php"):
+        if not script.is_file():
+            continue
+        try:
+            constants = read_php_config(script, environ={**found, **environ}, environment_loaded=True).constants
+        except ConfigError as exc:
+            log.warning("Craft's %s is not read (%s): the constants it defines are not used", script.name, exc)
+            continue
+        for name, value in constants.items():
+            text = as_text(value) if isinstance(value, (str, int, float, bool)) else None
+            if name.startswith("CRAFT_") and text is not None and name not in found:
+                found[name] = text
+    return {**found, **environ}
+
+
+#: The folders Craft's bootstrap takes from the environment, and the alias each sets.
+BOOTSTRAP_FOLDERS = {"CRAFT_STORAGE_PATH": "@storage", "CRAFT_TEMPLATES_PATH": "@templates"}
+
+
+def bootstrap_aliases(environ: Mapping[str, str]) -> dict[str, str]:
+    """The aliases the environment sets through Craft's bootstrap: ``CRAFT_WEB_ROOT`` sets ``@webroot`` after
+    config/general.php's aliases, so it wins over them; ``CRAFT_STORAGE_PATH`` and ``CRAFT_TEMPLATES_PATH``
+    move ``@storage`` and ``@templates``. A variable Craft takes as false (empty, ``0``, ``false``) sets none."""
+    found = {}
+    for name, alias in {**BOOTSTRAP_FOLDERS, "CRAFT_WEB_ROOT": "@webroot"}.items():
+        value = env_value(environ, name)
+        if value not in (None, False, "", 0, 0.0):
+            found[alias] = str(value)
+    return found
+
+
 @hookimpl
 def detect_framework(project_dir: Path) -> Framework | None:
     reason = craft_reason(project_dir)
     if reason is None:
         return None
-    environ = project_environment(project_dir)
+    environ = with_entry_constants(project_dir, project_environment(project_dir))
     craft = read_database(project_dir, environ)
     for note in craft.notes if craft else ():
         log.warning("Craft database settings: %s", note)
-    aliases = read_aliases(project_dir, environ)
+    aliases = {**read_aliases(project_dir, environ), **bootstrap_aliases(environ)}
     default_web_root = entry_script_folder(project_dir)
     resolver = PathResolver(project_dir, default_web_root, environ, aliases)
     web_root = resolver.resolve(aliases.get("@webroot", str(default_web_root)))
