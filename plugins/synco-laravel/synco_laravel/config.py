@@ -305,6 +305,10 @@ def read_config_from_files(project_dir: Path, environ: Mapping[str, str]) -> Lar
     modern = major is None or major >= 11
     # The project's own config files over the skeleton's: env() there sees the environment, then .env.
     seen = {**values, **environ}
+    own, other = url_variable(modern), url_variable(not modern)
+    if not (project_dir / "config" / "database.php").exists() and env(other) and not env(own):
+        log.warning("%s is set, but Laravel %s reads %s: it is not used (the DB_* settings are)", other,
+                    "11 and later" if modern else "10 and earlier", own)
     database = read_config_file(project_dir / "config" / "database.php",
                                 _default_database_config(project_dir, env, modern), project_dir, seen, notes)
     filesystems = read_config_file(project_dir / "config" / "filesystems.php",
@@ -411,11 +415,17 @@ def skeleton_connections(project_dir: Path, environ: Mapping[str, str]) -> dict[
     return connections
 
 
+def url_variable(modern: bool) -> str:
+    """The variable the framework's own ``config/database.php`` takes the connection's URL from."""
+    return "DB_URL" if modern else "DATABASE_URL"
+
+
 def _default_database_config(project_dir: Path, env: _Env, modern: bool) -> dict[str, Any]:
     """``config('database')`` of the Laravel 11 (``modern``) or Laravel 10 skeleton."""
-    # Laravel 11 renamed DATABASE_URL to DB_URL; projects upgraded in place often keep the old name, so
-    # the other one is a fallback rather than ignored.
-    url = (env("DB_URL") or env("DATABASE_URL")) if modern else (env("DATABASE_URL") or env("DB_URL"))
+    # Laravel 11 renamed DATABASE_URL to DB_URL, and the framework's config/database.php reads only its
+    # version's name: the other one (a platform's DATABASE_URL) connects nowhere (read_config_from_files
+    # says so). A project upgraded in place that kept its own config/database.php reads what that file reads.
+    url = env(url_variable(modern))
     default_name, default_user = ("laravel", "root") if modern else ("forge", "forge")
     sqlite_path = str(project_dir / "database" / "database.sqlite")
 
