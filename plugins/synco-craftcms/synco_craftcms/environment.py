@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from synco_core import load_dotenv_files
+from synco_core import ConfigError, PhpUnknown, load_dotenv_files, read_php_config
 
 _NUMBER = re.compile(r"^-?(?:\d+|\d*\.\d+)$")
 
@@ -59,3 +59,30 @@ def as_text(value: object) -> str | None:
     if value is True:
         return "1"
     return str(value)
+
+
+def with_secrets(project_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` under the secrets file ``CRAFT_SECRETS_PATH`` names (Craft 4.4+): a PHP file returning an
+    array, which ``App::env()`` consults before any variable or constant, so its ``CRAFT_DB_PASSWORD`` wins
+    over ``.env``'s. A file Craft would not read (none there) changes nothing; one synco cannot read is a
+    one-line error naming it, since what it holds would win over every value synco could read. A relative
+    path is the project's, where ``craft`` runs."""
+    path_text = environ.get("CRAFT_SECRETS_PATH")
+    path = project_dir / path_text if path_text else project_dir
+    if not path_text or not path.is_file():
+        return dict(environ)
+    returned = read_php_config(path, environ=environ, environment_loaded=True).returned
+    what = f"Craft's secrets file {path} (CRAFT_SECRETS_PATH)"
+    if not isinstance(returned, dict):
+        reason = returned.reason if isinstance(returned, PhpUnknown) else "it returns no array"
+        raise ConfigError(f"{what} cannot be read without PHP ({reason}); give its values as environment "
+                          "variables instead")
+    secrets: dict[str, str] = {}
+    for name, value in returned.items():
+        if isinstance(value, PhpUnknown):
+            raise ConfigError(f"{what}: {name!r} cannot be read without PHP ({value.reason}); give it as an "
+                              "environment variable instead")
+        if value is None or isinstance(value, (dict, list)):
+            continue  # isset() is false for null: App::env() looks further
+        secrets[str(name)] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return {**environ, **secrets}

@@ -22,7 +22,7 @@ from synco_core import (
     read_php_config,
 )
 from synco_craftcms.database import CraftDatabase, read_database
-from synco_craftcms.environment import as_text, env_value, project_environment
+from synco_craftcms.environment import as_text, env_value, project_environment, with_secrets
 from synco_craftcms.files import install_roots, volume_file_sets
 from synco_craftcms.general import read_aliases
 from synco_craftcms.profile import dump_options
@@ -92,7 +92,7 @@ def detect_framework(project_dir: Path) -> Framework | None:
     reason = craft_reason(project_dir)
     if reason is None:
         return None
-    environ = with_entry_constants(project_dir, project_environment(project_dir))
+    environ = with_secrets(project_dir, with_entry_constants(project_dir, project_environment(project_dir)))
     craft = read_database(project_dir, environ)
     for note in craft.notes if craft else ():
         log.warning("Craft database settings: %s", note)

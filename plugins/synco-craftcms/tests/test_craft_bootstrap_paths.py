@@ -8,9 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import synco_craftcms.plugin
 from craft_support import make_craft4, set_env
 
-from synco_core import FileSet, FileSetOptions
+from synco_core import ConfigError, FileSet, FileSetOptions
 from synco_core.testing import SyncoPluginManager, detect, list_file_sets
 
 #: Craft 4's starter bootstrap.php, with a constant of the project's own.
@@ -99,3 +100,44 @@ def test_an_entry_script_synco_cannot_read_is_said_and_left_out(tmp_path: Path, 
     project = make_craft4(tmp_path, {"bootstrap.php": "<?php\ndefine('CRAFT_WEB_ROOT', \n"})
     assert detect(project, manager=craft_manager).web_root == project / "web"
     assert "bootstrap.php is not read" in caplog.text
+
+
+SECRETS = ("<?php\nreturn [\n    'CRAFT_DB_DATABASE' => 'craft_live',\n    'CRAFT_DB_PASSWORD' => 'vault secret',\n"
+           "    'CRAFT_DB_PORT' => 3307,\n    'UNUSED' => null,\n];\n")
+
+
+@pytest.mark.parametrize("where", ["absolute", "relative", "bootstrap_constant"])
+def test_the_secrets_file_wins_over_the_environment(tmp_path: Path, craft_manager: SyncoPluginManager,
+                                                    where: str) -> None:
+    """Craft 4.4+'s CRAFT_SECRETS_PATH: App::env() reads the secrets file first. synco took .env's values
+    (here another database and an old password), silently."""
+    project = make_craft4(tmp_path, {"config/secrets.php": SECRETS})
+    if where == "absolute":
+        set_env(project, CRAFT_SECRETS_PATH=str(project / "config/secrets.php"))
+    elif where == "relative":
+        set_env(project, CRAFT_SECRETS_PATH="config/secrets.php")
+    else:
+        (project / "bootstrap.php").write_text(BOOTSTRAP.replace(
+            "{define}", "define('CRAFT_SECRETS_PATH', CRAFT_BASE_PATH . '/config/secrets.php');\n"))
+    database = detect(project, manager=craft_manager).database
+    assert database is not None
+    assert (database.name, database.password, database.port, database.user) == (
+        "craft_live", "vault secret", 3307, "craft")
+
+
+@pytest.mark.parametrize("text", ["<?php\nreturn ['CRAFT_DB_PASSWORD' => file_get_contents('/run/pw')];\n",
+                                  "<?php\nreturn require '/etc/craft/secrets.php';\n", "<?php\n"])
+def test_a_secrets_file_synco_cannot_read_is_one_line(tmp_path: Path, text: str) -> None:
+    project = make_craft4(tmp_path, {"secrets.php": text})
+    set_env(project, CRAFT_SECRETS_PATH="secrets.php")
+    with pytest.raises(ConfigError, match=r"secrets file .*secrets\.php \(CRAFT_SECRETS_PATH\)") as caught:
+        synco_craftcms.plugin.detect_framework(project)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_secrets_path_naming_no_file_is_what_craft_ignores(tmp_path: Path,
+                                                             craft_manager: SyncoPluginManager) -> None:
+    project = make_craft4(tmp_path)
+    set_env(project, CRAFT_SECRETS_PATH="/nonexistent/secrets.php")
+    database = detect(project, manager=craft_manager).database
+    assert database is not None and database.name == "craft"
