@@ -83,15 +83,44 @@ def load_yaml(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def merged_package_config(project_dir: Path, package_file: str, root_key: str, app_env: str) -> dict[str, Any]:
-    """``root_key`` of ``config/packages/<file>`` and ``config/packages/<env>/<file>``, with ``when@<env>``.
+def package_files(project_dir: Path, app_env: str) -> list[Path]:
+    """The YAML files the kernel loads from ``config/packages/`` and then ``config/packages/<env>/``, each
+    folder's in name order (``.yaml``, and Symfony 4's ``.yml``): any of them may configure any bundle."""
+    found: list[Path] = []
+    for folder in (project_dir / "config/packages", project_dir / "config/packages" / app_env):
+        if folder.is_dir():
+            found += sorted(path for path in folder.iterdir()
+                            if path.suffix in (".yaml", ".yml") and not path.is_dir())
+    return found
+
+
+def unread_package_files(project_dir: Path, app_env: str, root_key: str) -> list[str]:
+    """The PHP and XML package files that configure ``root_key`` (``DoctrineConfig``, ``'doctrine'``,
+    ``<doctrine:config>``), which synco does not read, as paths relative to the project."""
+    names = re.compile(rf"""{re.escape(root_key)}Config\b|['"]{re.escape(root_key)}['"]|<{re.escape(root_key)}:""",
+                       re.IGNORECASE)
+    unread = []
+    for folder in (project_dir / "config/packages", project_dir / "config/packages" / app_env):
+        if not folder.is_dir():
+            continue
+        for path in sorted(p for p in folder.iterdir() if p.suffix in (".php", ".xml")):
+            try:
+                text = read_config_text(path, kind="package configuration file")
+            except (OSError, ConfigError):
+                text = root_key + "Config"  # unreadable: said as not read, which it is
+            if names.search(text):
+                unread.append(path.relative_to(project_dir).as_posix())
+    return unread
+
+
+def merged_package_config(project_dir: Path, root_key: str, app_env: str) -> dict[str, Any]:
+    """``root_key`` as the package files configure it (:func:`package_files`), with ``when@<env>``.
 
     Later sources override earlier ones key by key, as Symfony's config merge does for the scalars and
     maps a database or upload setting lives in.
     """
     merged: dict[str, Any] = {}
-    for path in (project_dir / "config/packages" / package_file, project_dir / "config/packages" / app_env /
-                 package_file):
+    for path in package_files(project_dir, app_env):
         data = load_yaml(path)
         for section in (data.get(root_key), (data.get(f"when@{app_env}") or {}).get(root_key)):
             if isinstance(section, dict):
@@ -102,11 +131,10 @@ def merged_package_config(project_dir: Path, package_file: str, root_key: str, a
 def container_parameters(project_dir: Path, app_env: str) -> dict[str, Any]:
     """The ``parameters:`` a database setting may name (``%app.db_name%``, and ``env(DATABASE_URL)``: the
     default of an environment variable): from ``config/services.yaml``, ``config/services_<env>.yaml`` and
-    doctrine's package files, ``when@<env>`` included, later files winning."""
+    the package files, ``when@<env>`` included, later files winning."""
     parameters: dict[str, Any] = {}
     for path in (project_dir / "config" / "services.yaml", project_dir / "config" / f"services_{app_env}.yaml",
-                 project_dir / "config/packages/doctrine.yaml", project_dir / "config/packages" / app_env /
-                 "doctrine.yaml"):
+                 *package_files(project_dir, app_env)):
         data = load_yaml(path)
         for section in (data.get("parameters"), (data.get(f"when@{app_env}") or {}).get("parameters")):
             if isinstance(section, dict):
@@ -174,7 +202,12 @@ class Resolver:
 
 def dbal_connections(project_dir: Path, app_env: str) -> tuple[str, dict[str, DbalConnection]]:
     """The default connection's name and every DBAL connection, unresolved but with their URL variable."""
-    dbal = merged_package_config(project_dir, "doctrine.yaml", "doctrine", app_env).get("dbal") or {}
+    dbal = merged_package_config(project_dir, "doctrine", app_env).get("dbal") or {}
+    unread = unread_package_files(project_dir, app_env, "doctrine")
+    if unread:
+        log.warning("%s may configure Doctrine in PHP or XML, which synco does not read: the connection is "
+                    "read from the YAML package files and the recipe's DATABASE_URL; if it differs, give it in "
+                    ".synco.yml with --framework symfony", ", ".join(unread))
     if not isinstance(dbal, dict):
         dbal = {}
     raw_connections = dbal.get("connections")

@@ -29,7 +29,7 @@ LIIP_DEFAULT_CACHE = "media/cache"
 
 def liip_cache_dirs(project_dir: Path, web_root: Path, app_env: str) -> list[Path]:
     """Folders LiipImagine writes generated images to (always left out), when the bundle is in use."""
-    config = merged_package_config(project_dir, "liip_imagine.yaml", "liip_imagine", app_env)
+    config = merged_package_config(project_dir, "liip_imagine", app_env)
     bundles = (project_dir / "config" / "bundles.php")
     enabled = bool(config) or "LiipImagineBundle" in (read_config_text(bundles, kind="PHP configuration file",
                                                                         errors="replace")
@@ -68,7 +68,7 @@ def flysystem_directory(project_dir: Path, app_env: str, storage_name: Any,
                         resolve: Callable[[Any], Any]) -> tuple[Any, str]:
     """The folder of the FlysystemBundle storage ``storage_name`` (``config/packages/flysystem.yaml``) when its
     adapter is ``local``, else None and why."""
-    storages = merged_package_config(project_dir, "flysystem.yaml", "flysystem", app_env).get("storages") or {}
+    storages = merged_package_config(project_dir, "flysystem", app_env).get("storages") or {}
     storage = storages.get(str(storage_name)) if isinstance(storages, dict) else None
     if not isinstance(storage, dict):
         return None, f"stored through the Flysystem storage {storage_name!r}, which flysystem.yaml does not define"
@@ -86,7 +86,7 @@ def flysystem_directory(project_dir: Path, app_env: str, storage_name: Any,
 def vich_file_sets(project_dir: Path, web_root: Path, app_env: str, resolve: Callable[[Any], Any],
                    never: list[Path]) -> list[FileSet]:
     """One set per VichUploader mapping, named after the mapping."""
-    config = merged_package_config(project_dir, "vich_uploader.yaml", "vich_uploader", app_env)
+    config = merged_package_config(project_dir, "vich_uploader", app_env)
     storage = str(config.get("storage") or "file_system")
     mappings = config.get("mappings") or {}
     sets: list[FileSet] = []

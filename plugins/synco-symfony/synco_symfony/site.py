@@ -30,7 +30,7 @@ def _parameters(project_dir: Path, app_env: str) -> dict[str, Any]:
 
 def site_url(project_dir: Path, app_env: str, resolver: Resolver) -> tuple[str, str] | None:
     """``(url, where it was read from)`` of the application's site, or None when it does not say."""
-    router = merged_package_config(project_dir, "routing.yaml", "framework", app_env).get("router")
+    router = merged_package_config(project_dir, "framework", app_env).get("router")
     default_uri = resolver(router.get("default_uri")) if isinstance(router, dict) else None
     if isinstance(default_uri, str) and default_uri.strip():
         return default_uri.strip(), "framework.router.default_uri"
