@@ -859,3 +859,31 @@ def test_a_class_constant_the_caller_gives_is_its_value_however_it_is_spelt() ->
             "PDO::MYSQL_ATTR_SSL_CA];\n")
     returned = parse_php_config(code, constants={"craft\\db\\Connection::DRIVER_PGSQL": "pgsql"}).returned
     assert returned == {0: "pgsql", 1: "pgsql", 2: "pgsql", 3: "PDO::MYSQL_ATTR_SSL_CA"}
+
+
+@pytest.mark.parametrize("code", [
+    "$a = new class { public $a = 1; };",
+    "$a = new class(1, [2]) extends Base implements One, Two { function f() { return [1]; } };",
+    "foo(new class { });",
+    "$app->singleton('x', new class { public function __invoke() { return 1; } });",
+    "$r = [new class { }];",
+])
+def test_an_anonymous_class_is_stepped_over_as_any_new_object(code: str) -> None:
+    """An anonymous class (new class {...}) was a syntax error, so the whole file was refused."""
+    config = parse_php_config("<?php\n" + code + "\n$after = 'read';\n")
+    assert config.variables["after"] == "read"
+    assert all(isinstance(value, PhpUnknown) for name, value in config.variables.items() if name == "a")
+
+
+@pytest.mark.parametrize("code", [
+    "$app->bind('x', fn() => 1);", "$app->bind('x', function () use ($a) { return 1; });",
+    "$c->set(Foo::class, new Bar(1, 2));", "$x->y($a ?? throw new Exception('no'));",
+    "$x->y(match($a) { 1 => 'a', default => 'b' });", "$x->y(...$args);", "$x->y(strlen(...));",
+    "$x->y(a: 1, b: 2,);", "$x->y(<<<EOT\nhello\nEOT);", "$x->y(clone $z);", "$x->y(static fn($q) => $q);",
+    "$x->y([$a, $b] = $c);", "$x?->y($a)->z();", "$x->{'y'}($a);", "$x->y()['k'];", "$x->y()();",
+    "$x->y(&$a);", "$kernel->handle($request = Request::capture())->send();",
+])
+def test_a_method_calls_arguments_read_in_any_form(code: str) -> None:
+    """Method calls' arguments are parsed now (a fluent config's setters), where they were skipped: every form
+    a configuration file's calls take still reads."""
+    assert parse_php_config("<?php\n" + code + "\n$after = 'read';\n").variables["after"] == "read"

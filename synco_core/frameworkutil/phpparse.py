@@ -545,6 +545,13 @@ class Parser:
                 return ("lit", 1)
             if word == "new":
                 self.next()
+                if self.accept("class"):
+                    # An anonymous class: its constructor arguments, extends / implements, then its body.
+                    while not self.at("{") and self.peek().kind != "end":
+                        self.next()
+                    self.expect("{")
+                    self.skip_balanced("{", "}")
+                    return ("unknown", "new objects are not evaluated")
                 self.postfix(self.primary())
                 return ("unknown", "new objects are not evaluated")
             if word in ("clone", "yield", "throw"):
@@ -687,7 +694,7 @@ class Parser:
                 if self.accept("("):
                     self.skip_balanced("(", ")")
                 node = ("unknown", "static members are not evaluated")
-            elif self.at("(") and node[0] in ("var", "index", "unknown"):
+            elif self.at("(") and node[0] in ("var", "index", "unknown", "method"):
                 self.next()
                 self.skip_balanced("(", ")")
                 node = ("unknown", "calls through variables are not evaluated")
