@@ -1,7 +1,8 @@
 """Finding a Drupal installation: its root (the web root), its version and the site to transfer.
 
-The Drupal root holds ``core/lib/Drupal.php`` and ``sites/``; it is the project directory, or its ``web/`` or
-``docroot/`` folder in the Composer layouts (``drupal/recommended-project``). Each site is a folder of
+The Drupal root holds ``core/lib/Drupal.php`` and ``sites/``; it is the project directory, the folder
+``composer.json`` puts it in (the scaffold's ``web-root``), or its ``web/`` or ``docroot/`` folder in the Composer
+layouts (``drupal/recommended-project``). Each site is a folder of
 ``sites/`` with a ``settings.php``. With one site that is ``sites/default``; a multisite maps host names to
 site folders in ``sites/sites.php`` (read without PHP). ``SYNCO_DRUPAL_SITE`` (a folder name or a host name
 Drupal would match to one) picks one; otherwise ``default``, or the only configured site.
@@ -9,6 +10,7 @@ Drupal would match to one) picks one; otherwise ``default``, or the only configu
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -61,8 +63,39 @@ def is_drupal(folder: Path) -> bool:
     return (folder / "core" / "lib" / "Drupal.php").is_file() and (folder / "sites").is_dir()
 
 
+def composer_web_roots(project_dir: Path) -> list[Path]:
+    """The Drupal root ``composer.json`` names: the scaffold's ``web-root``, then the folder the
+    ``type:drupal-core`` installer path puts ``core/`` in. Only folders inside the project; a
+    ``composer.json`` that cannot be read names none (Composer would refuse it too)."""
+    path = project_dir / "composer.json"
+    if not path.is_file():
+        return []
+    try:
+        composer = json.loads(read_config_text(path, kind="Composer file"))
+    except (OSError, ConfigError, ValueError):
+        return []
+    extra = composer.get("extra") if isinstance(composer, dict) else None
+    if not isinstance(extra, dict):
+        return []
+    named: list[str] = []
+    scaffold = extra.get("drupal-scaffold")
+    locations = scaffold.get("locations") if isinstance(scaffold, dict) else None
+    if isinstance(locations, dict) and isinstance(locations.get("web-root"), str):
+        named.append(locations["web-root"])
+    installers = extra.get("installer-paths")
+    for target, types in installers.items() if isinstance(installers, dict) else ():
+        if isinstance(types, list) and "type:drupal-core" in types and str(target).rstrip("/").endswith("/core"):
+            named.append(str(target).rstrip("/").removesuffix("core"))
+    roots = []
+    for text in named:
+        folder = Path(os.path.normpath(project_dir / text))
+        if folder.is_relative_to(project_dir) and folder not in roots:
+            roots.append(folder)
+    return roots
+
+
 def find_root(project_dir: Path) -> Path | None:
-    for candidate in (project_dir, project_dir / "web", project_dir / "docroot"):
+    for candidate in (project_dir, *composer_web_roots(project_dir), project_dir / "web", project_dir / "docroot"):
         if is_drupal(candidate):
             return candidate
     return None
