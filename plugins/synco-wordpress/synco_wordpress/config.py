@@ -132,6 +132,27 @@ def _bedrock_layout(project_dir: Path) -> Layout | None:
     return None
 
 
+def composer_install_dir(project_dir: Path) -> Path | None:
+    """The WordPress core ``composer.json`` installs (``extra.wordpress-install-dir``, a folder or one per
+    package, as johnpbloch's and roots' core installers read it), when it is one inside the project; a
+    ``composer.json`` that cannot be read names none (Composer would refuse it too)."""
+    path = project_dir / "composer.json"
+    if not path.is_file():
+        return None
+    try:
+        composer = json.loads(read_config_text(path, kind="Composer file"))
+    except (OSError, ConfigError, ValueError):
+        return None
+    extra = composer.get("extra") if isinstance(composer, dict) else None
+    named = extra.get("wordpress-install-dir") if isinstance(extra, dict) else None
+    folders = [named] if isinstance(named, str) else list(named.values()) if isinstance(named, dict) else []
+    for text in folders:
+        folder = Path(os.path.normpath(project_dir / str(text)))
+        if folder.is_relative_to(project_dir) and folder != project_dir and is_wordpress(folder):
+            return folder
+    return None
+
+
 def find_installation(project_dir: Path) -> Layout | None:
     """Where the installation in ``project_dir`` is, or None when it is not a WordPress project."""
     bedrock = _bedrock_layout(project_dir)
@@ -146,10 +167,16 @@ def find_installation(project_dir: Path) -> Layout | None:
             return None
         root = inner[0]
     else:
-        return None
+        installed = composer_install_dir(project_dir)
+        if installed is None:
+            return None
+        root = installed
     # Served from the project directory when it holds the index.php that loads WordPress (its own directory);
     # a folder that only keeps wp-config.php out of the web root (public_html's parent) is not served.
     web_root = project_dir if root == project_dir or (project_dir / "index.php").is_file() else root
+    if web_root == root and root.parent != project_dir and (root.parent / "index.php").is_file():
+        # The core Composer put in public/wp, served by public/index.php (WordPress in its own directory).
+        web_root = root.parent
     for candidate in (root / "wp-config.php", root.parent / "wp-config.php"):
         # Not is_file(): a device or a pipe is read (and refused or timed out) by read_php_config, not ignored.
         readable = candidate.exists() and not candidate.is_dir()
