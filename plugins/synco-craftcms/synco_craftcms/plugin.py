@@ -75,15 +75,17 @@ def with_entry_constants(project_dir: Path, environ: Mapping[str, str]) -> dict[
 BOOTSTRAP_FOLDERS = {"CRAFT_STORAGE_PATH": "@storage", "CRAFT_TEMPLATES_PATH": "@templates"}
 
 
-def bootstrap_aliases(environ: Mapping[str, str]) -> dict[str, str]:
+def bootstrap_aliases(project_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
     """The aliases the environment sets through Craft's bootstrap: ``CRAFT_WEB_ROOT`` sets ``@webroot`` after
     config/general.php's aliases, so it wins over them; ``CRAFT_STORAGE_PATH`` and ``CRAFT_TEMPLATES_PATH``
-    move ``@storage`` and ``@templates``. A variable Craft takes as false (empty, ``0``, ``false``) sets none."""
+    move ``@storage`` and ``@templates``. A variable Craft takes as false (empty, ``0``, ``false``) sets none.
+    A relative path is the project's, where ``craft`` runs (not the web root's, as a volume's path is)."""
     found = {}
     for name, alias in {**BOOTSTRAP_FOLDERS, "CRAFT_WEB_ROOT": "@webroot"}.items():
         value = env_value(environ, name)
         if value not in (None, False, "", 0, 0.0):
-            found[alias] = str(value)
+            text = str(value)
+            found[alias] = text if text.startswith(("@", "$", "/")) else str(project_dir / text)
     return found
 
 
@@ -96,7 +98,7 @@ def detect_framework(project_dir: Path) -> Framework | None:
     craft = read_database(project_dir, environ)
     for note in craft.notes if craft else ():
         log.warning("Craft database settings: %s", note)
-    aliases = {**read_aliases(project_dir, environ), **bootstrap_aliases(environ)}
+    aliases = {**read_aliases(project_dir, environ), **bootstrap_aliases(project_dir, environ)}
     default_web_root = entry_script_folder(project_dir)
     resolver = PathResolver(project_dir, default_web_root, environ, aliases)
     web_root = resolver.resolve(aliases.get("@webroot", str(default_web_root)))

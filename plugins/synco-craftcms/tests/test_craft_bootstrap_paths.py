@@ -62,6 +62,20 @@ def test_a_craft_web_root_craft_takes_as_false_is_no_web_root(tmp_path: Path, cr
     assert detect(project, manager=craft_manager).web_root == project / "web"
 
 
+@pytest.mark.parametrize("value", ["shared/storage", "./shared/storage"])
+def test_a_relative_bootstrap_path_is_the_projects(tmp_path: Path, craft_manager: SyncoPluginManager,
+                                                   value: str) -> None:
+    """A relative CRAFT_STORAGE_PATH or CRAFT_WEB_ROOT is where craft runs, the project: synco took it below
+    the web root (web/shared/storage), as it takes a volume's relative path."""
+    project = make_craft4(tmp_path, {"shared/storage/documents/current.pdf": "current",
+                                     "public/uploads/images/new.jpg": "served"})
+    set_env(project, CRAFT_STORAGE_PATH=value, CRAFT_WEB_ROOT="public")
+    assert detect(project, manager=craft_manager).web_root == project / "public"
+    sets = sets_of(project, craft_manager)
+    assert sets["volume-documents"].root == project / "shared/storage/documents"
+    assert sets["volume-images"].root == project / "public/uploads/images"
+
+
 @pytest.mark.parametrize("where", ["dotenv", "index_constant"])
 def test_craft_storage_path_moves_storage_volumes(tmp_path: Path, craft_manager: SyncoPluginManager,
                                                   where: str) -> None:
