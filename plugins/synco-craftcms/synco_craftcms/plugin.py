@@ -89,12 +89,30 @@ def bootstrap_aliases(project_dir: Path, environ: Mapping[str, str]) -> dict[str
     return found
 
 
+#: Bootstrap paths synco does not follow, and the place it reads instead (relative to the project).
+UNFOLLOWED_PATHS = {"CRAFT_CONFIG_PATH": "config", "CRAFT_DOTENV_PATH": ".env"}
+
+
+def warn_unfollowed_paths(project_dir: Path, environ: Mapping[str, str]) -> None:
+    """Say so when the environment moves Craft's config folder or ``.env`` elsewhere: synco reads the
+    project's own, so what it reads may not be what Craft does."""
+    for name, default in UNFOLLOWED_PATHS.items():
+        value = env_value(environ, name)
+        if value in (None, False, "", 0, 0.0):
+            continue
+        moved = Path(os.path.normpath(project_dir / str(value)))
+        if moved != project_dir / default:
+            log.warning("%s moves Craft's %s to %s, which synco does not follow: %s/%s is read instead",
+                        name, default, moved, project_dir.name, default)
+
+
 @hookimpl
 def detect_framework(project_dir: Path) -> Framework | None:
     reason = craft_reason(project_dir)
     if reason is None:
         return None
     environ = with_secrets(project_dir, with_entry_constants(project_dir, project_environment(project_dir)))
+    warn_unfollowed_paths(project_dir, environ)
     craft = read_database(project_dir, environ)
     for note in craft.notes if craft else ():
         log.warning("Craft database settings: %s", note)

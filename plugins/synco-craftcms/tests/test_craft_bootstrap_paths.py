@@ -155,3 +155,16 @@ def test_a_secrets_path_naming_no_file_is_what_craft_ignores(tmp_path: Path,
     set_env(project, CRAFT_SECRETS_PATH="/nonexistent/secrets.php")
     database = detect(project, manager=craft_manager).database
     assert database is not None and database.name == "craft"
+
+
+@pytest.mark.parametrize(("name", "value", "said"), [
+    ("CRAFT_CONFIG_PATH", "/srv/shared/config", True), ("CRAFT_DOTENV_PATH", "/srv/shared/.env", True),
+    ("CRAFT_CONFIG_PATH", "config", False), ("CRAFT_CONFIG_PATH", "{project}/config", False),
+])
+def test_a_moved_config_folder_or_dotenv_is_said(tmp_path: Path, caplog: pytest.LogCaptureFixture, name: str,
+                                                  value: str, said: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """synco reads the project's config/ and .env; a bootstrap path moving them was ignored, silently."""
+    project = make_craft4(tmp_path)
+    monkeypatch.setenv(name, value.format(project=project))
+    synco_craftcms.plugin.detect_framework(project)
+    assert (f"{name} moves Craft's" in caplog.text) is said
