@@ -120,6 +120,30 @@ class Remote:
         return f"{self.kind}://{self.host}/{self.path.lstrip('/')}"
 
 
+#: The names :func:`channel_argv` puts into the channel tool's argv, and what messages call each, by kind.
+_NAMED = {"host": "host", "user": "user", "context": "context", "namespace": "namespace", "container": "container"}
+_HOST_WORD = {"ssh": "host", "docker": "container", "docker-compose": "service", "kubectl": "pod", "command": "host"}
+
+
+def check_names(remote: Remote) -> Remote:
+    """``remote`` itself, once none of its names would be read as an option by the tool that makes the channel.
+
+    docker, docker compose and kubectl take the container, service or pod as a word of their argv: one that
+    starts with ``-`` was one of their options (``--kubeconfig=`` has kubectl run the credential plugin of a file
+    the URL names, ``--server=`` sends the cluster's credentials elsewhere). No such name starts with ``-``,
+    so one that does is refused, whatever the kind (the values that follow an option, ``--context X``, too).
+    """
+    for attribute, word in _NAMED.items():
+        value = getattr(remote, attribute)
+        if value and value.startswith("-"):
+            what = _HOST_WORD[remote.kind] if attribute == "host" else word
+            raise ConfigError(
+                f"remote {remote.name or remote.describe()!r}: {what} {value!r} starts with '-', which "
+                f"{remote.tool} would read as an option; no {what} name starts so"
+            )
+    return remote
+
+
 def _known_kubectl_contexts() -> set[str]:
     """The context names of the local kubeconfig; empty when kubectl is missing or has none."""
     try:
@@ -147,7 +171,7 @@ def parse_remote_url(text: str, known_contexts: Callable[[], set[str]] = _known_
     if scheme not in KINDS:
         raise ConfigError(f"unsupported remote scheme {scheme!r} in {text!r}; use one of: {', '.join(KINDS)}")
     if scheme == "ssh":
-        return _parse_ssh(text)
+        return check_names(_parse_ssh(text))
     rest, _, query_text = rest.partition("?")
     query = {k: v[-1] for k, v in parse_qs(query_text, keep_blank_values=False).items()}
     if scheme in ("docker", "docker-compose"):
@@ -155,8 +179,8 @@ def parse_remote_url(text: str, known_contexts: Callable[[], set[str]] = _known_
         name = unquote(name)
         if not name:
             raise ConfigError(f"remote {text!r} names no {'container' if scheme == 'docker' else 'service'}")
-        return Remote(kind=scheme, host=name, path=_container_path(slash + path), name=text)
-    return _parse_kubectl(text, rest, query, known_contexts)
+        return check_names(Remote(kind=scheme, host=name, path=_container_path(slash + path), name=text))
+    return check_names(_parse_kubectl(text, rest, query, known_contexts))
 
 
 def _container_path(path: str) -> str:
@@ -297,7 +321,7 @@ def remote_from_config(
     if bytecode is not None and not isinstance(bytecode, bool):
         raise ConfigError(f"remote {name!r}: bytecode should be true or false")
     remote.bytecode = bytecode
-    return remote
+    return check_names(remote)
 
 
 def _environment(value: Any, name: str) -> dict[str, str]:
