@@ -359,13 +359,42 @@ def _command_remote(entry: Mapping[str, Any], name: str) -> Remote:
 
 
 def find_config(start: Path) -> Path | None:
-    """The nearest ``.synco.yml`` in ``start`` or one of its parents."""
+    """The nearest ``.synco.yml`` in ``start`` or one of its parents; one above ``start`` must be the user's own
+    (:func:`_check_config_above`)."""
     start = start.resolve()
     for folder in (start, *start.parents):
         found = synco_config_path(folder)
         if found is not None:
+            if folder != start:
+                _check_config_above(found)
             return found
     return None
+
+
+def _check_config_above(config: Path) -> None:
+    """Refuse a ``.synco.yml`` above the project that others control: its remotes say what runs on the laptop
+    (``type: command``, an ssh ``ProxyCommand``), and above a project lie folders others may add files to
+    (``/tmp``, a shared ``/srv/www``), as git's ``safe.directory`` refuses a repository another user made there.
+    The project's own file is the user's choice and is not judged."""
+    from synco_core.tempfolder import own_group, rearrangeable_at
+
+    try:
+        info = config.stat()
+    except OSError:
+        # Reading it fails, naming the file, as for the project's own.
+        return
+    why = ""
+    if info.st_uid not in (0, os.getuid()):
+        why = f"it belongs to another user (uid {info.st_uid})"
+    elif info.st_mode & 0o002 or (info.st_mode & 0o020 and not own_group(info.st_gid)):
+        why = "other users may write to it"
+    else:
+        shared = rearrangeable_at(str(config.parent))
+        if shared is not None:
+            why = f"other users may put files into {shared} (or it is not yours)"
+    if why:
+        raise ConfigError(f"{config}, above the project, is not read for its remotes: {why}; give the remote as "
+                          "a URL, or put the remotes into the project's own .synco.yml")
 
 
 def load_remotes(config_file: Path) -> dict[str, Any]:
