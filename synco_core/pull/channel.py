@@ -151,6 +151,9 @@ def cd_command(path: str) -> str:
         # Quoted whole, "~deploy/app" was taken for a folder named "~deploy" in the login directory.
         name, rest = other.group(1), other.group(2)
         return f"cd ~{name}" + ("/" + shlex.quote(rest) if rest else "")
+    if path.startswith("-"):
+        # cd reads a leading "-" as its option ("cd -P" is the home folder, "cd -" the previous one).
+        path = "./" + path
     return f"cd {shlex.quote(path)}"
 
 

@@ -133,6 +133,7 @@ def check_names(remote: Remote) -> Remote:
     the URL names, ``--server=`` sends the cluster's credentials elsewhere). No such name starts with ``-``,
     so one that does is refused, whatever the kind (the values that follow an option, ``--context X``, too).
     """
+    _check_no_nul(remote)
     for attribute, word in _NAMED.items():
         value = getattr(remote, attribute)
         if value and value.startswith("-"):
@@ -142,6 +143,23 @@ def check_names(remote: Remote) -> Remote:
                 f"{remote.tool} would read as an option; no {what} name starts so"
             )
     return remote
+
+
+def _check_no_nul(remote: Remote) -> None:
+    """No value that becomes a word of an argv holds a NUL (``%00`` in a URL): it cannot be passed, and the
+    pull stopped with a bare ``ValueError: embedded null byte``."""
+    single = {"host": remote.host, "user": remote.user, "path": remote.path, "context": remote.context,
+              "namespace": remote.namespace, "container": remote.container, "python": remote.python,
+              "synco": remote.synco, "base_url": remote.base_url}
+    lists = {"ssh_options": remote.ssh_options, "compose_options": remote.compose_options,
+             "command": remote.command}
+    words = [(key, value) for key, value in single.items() if value] + [
+        (key, word) for key, values in lists.items() for word in values]
+    for key, value in words:
+        if "\0" in value:
+            what = _HOST_WORD[remote.kind] if key == "host" else key
+            raise ConfigError(f"remote {(remote.name or remote.describe()).replace(chr(0), '%00')!r}: {what} "
+                              "holds a NUL character (%00), which no command line can carry")
 
 
 def _known_kubectl_contexts() -> set[str]:

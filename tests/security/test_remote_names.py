@@ -87,3 +87,51 @@ def test_names_with_a_dash_inside_are_taken(tmp_path: Path) -> None:
     assert argv[:argv.index("--")] == ["kubectl", "exec", "-i", "--context", "ctx-a", "-n", "my-ns", "web-1",
                                        "-c", "php-fpm"]
     assert os.path.basename(parse_remote_url("docker://web-1/app", set).host) == "web-1"
+
+
+@pytest.mark.parametrize("path", ["-P", "-L", "-", "--", "-e", "-P/sub", "-@ x"])
+def test_a_relative_path_starting_with_a_dash_is_a_folder_for_cd(tmp_path: Path, path: str) -> None:
+    """``path: -P`` in ``.synco.yml`` ran ``cd -P``, which changes to the home folder: the pull read another
+    application than the one configured (``-`` is the previous folder, ``-e`` an error)."""
+    import subprocess
+
+    from synco_core.pull.channel import cd_command
+
+    (tmp_path / path).mkdir(parents=True)
+    shown = subprocess.run(["sh", "-c", f"{cd_command(path)} && pwd -P"], cwd=tmp_path, capture_output=True,
+                           text=True, env={**os.environ, "HOME": "/", "OLDPWD": "/"}, check=False)
+    assert shown.stdout.strip() == str((tmp_path / path).resolve()), shown.stderr
+
+
+_NUL_URLS = ["ssh://host/app%00x", "ssh://us%00er@host/app", "docker://w%00eb/app", "docker://web/app%00x",
+             "docker-compose://php/a%00pp", "kubectl://ns/p%00od//app", "kubectl://ns/pod/c%00//app"]
+
+
+@pytest.mark.parametrize("url", _NUL_URLS)
+def test_a_nul_in_a_url_is_one_line_naming_it(tmp_path: Path, url: str) -> None:
+    """A ``%00`` in the URL reached an argv as a NUL, and pull said only ``ValueError: embedded null byte``."""
+    env = remote_environment(tmp_path)
+    result = run_synco(["pull", url, "--target", "out"], env, tmp_path)
+    assert result.returncode == 1, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "NUL" in lines[0] and "ValueError" not in lines[0], result.stderr
+    assert _channel_calls(env) == []
+
+
+@pytest.mark.parametrize("key", ["host", "user", "path", "python", "synco", "ssh_options", "compose_options",
+                                 "container", "namespace", "context", "command"])
+def test_a_nul_in_a_configured_value_is_one_line_naming_its_key(tmp_path: Path, key: str) -> None:
+    env = remote_environment(tmp_path)
+    project = tmp_path / "project"
+    project.mkdir()
+    kind = {"compose_options": "docker-compose", "namespace": "kubectl", "context": "kubectl",
+            "command": "command"}.get(key, "ssh")
+    entry: dict[str, object] = {"type": kind, "host": "web", "namespace": "ns", key: "a\0b"}
+    if key == "container":
+        entry["type"] = "docker"
+    (project / ".synco.yml").write_text(json.dumps({"remotes": {"prod": entry}}))
+    result = run_synco(["pull", "prod", "--target", "out"], env, project)
+    assert result.returncode == 1, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "NUL" in lines[0] and key in lines[0], result.stderr
+    assert _channel_calls(env) == []
