@@ -240,6 +240,18 @@ def _create_private(path: Path, extra_flags: int) -> int:
     return fd
 
 
+def create_fresh(path: Path, private: bool = False) -> int:
+    """A descriptor of a new file at ``path``, one of synco's own temporary names: whatever is there is removed
+    first, never opened. A link there (a cloned repository carries links as links) had the output written into
+    the file it leads to, and a hard link had that file truncated. ``private``: mode 0600 whatever the umask."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    flags = os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    if private:
+        return _create_private(path, flags)
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | flags, 0o666)
+
+
 def open_private(path: Path, append: bool = False, buffering: int = -1) -> BinaryIO:
     """``path`` opened for writing, truncated (or appended to), readable and writable by the owner only."""
     fd = _create_private(path, os.O_APPEND if append else os.O_TRUNC)
@@ -259,7 +271,7 @@ def atomic_output(path: Path, suffix: str = ".part", private: bool = False) -> I
     temp = path.with_name(path.name + suffix)
     out: _EarlyWriteback | None = None
     try:
-        raw = io.FileIO(_create_private(temp, os.O_TRUNC), "wb") if private else io.FileIO(temp, "wb")
+        raw = io.FileIO(create_fresh(temp, private), "wb")
         with _EarlyWriteback(raw) as out:
             yield cast(BinaryIO, out)
             out.sync()

@@ -36,7 +36,7 @@ from typing import Any, Literal
 from synco_core.engines import crashpoints, default_files
 from synco_core.engines.default_files import BACKUP_SUFFIX, carry_over
 from synco_core.errors import SyncoError
-from synco_core.fsutil import safe_relative_path
+from synco_core.fsutil import create_fresh, safe_relative_path
 from synco_core.install import owned
 from synco_core.install.state import read_json_file
 from synco_core.nospace import NO_SPACE_ERRNOS, no_space
@@ -154,7 +154,7 @@ class InstallJournal:
                 "steps": [_step_json(s, self.project_dir) for s in self.steps]}
         temp = self.file.with_name(self.file.name + ".tmp")
         try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd = create_fresh(temp, private=True)
             try:
                 os.write(fd, (json.dumps(data, indent=2) + "\n").encode())
                 os.fsync(fd)
