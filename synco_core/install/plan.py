@@ -85,7 +85,11 @@ class Received:
 
 
 def load_received(folder: Path) -> Received:
-    """Read ``folder/.synco-received.json``; a one-line ConfigError when it is missing or malformed."""
+    """Read ``folder/.synco-received.json``; a one-line ConfigError when it is missing or malformed, or when
+    other users may rearrange the folder (what it holds would then be theirs to choose)."""
+    from synco_core.receive.session import check_target_not_shared
+
+    check_target_not_shared(folder, "receive into a folder of your own (--target) and install from there")
     state_file = folder / RECEIVED_FILE
     try:
         data = hostilejson.loads(state_file.read_text())

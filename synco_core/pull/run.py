@@ -166,6 +166,10 @@ def pull(remote: Remote, options: PullOptions, echo: Callable[[str], None],
          reporter: Any = None, env: Mapping[str, str] | None = None) -> PullResult:
     """Run the pull; returns receive's summary. Remote files and processes are gone when this returns."""
     env = os.environ if env is None else env
+    from synco_core.receive.session import check_target_not_shared
+
+    # Before the channel opens: the dump stream is written into the target as soon as the server sends it.
+    check_target_not_shared(options.target)
     try:
         return _pull_once(remote, options, echo, reporter, env, force_upload=False)
     except ProtocolMismatch as exc:

@@ -560,8 +560,29 @@ def receive_session(
         return _receive_sets(transport, folder, meta, chosen, identities, options, reporter, started)
 
 
+def check_target_not_shared(target: Path, advice: str = "pass --target FOLDER of your own") -> None:
+    """Refuse (one line) a receive folder other users may rearrange, or one to be made in such a folder.
+
+    It holds the decrypted session: another user who owns it, or may write to it without the sticky bit, could
+    not read the 0600 dump but could rename it away after its check and put theirs in its place, which an install
+    then loads into the local database (as PostgreSQL's superuser, ``COPY ... TO PROGRAM`` runs a command), or
+    put links where receive writes; as a ``TMPDIR`` of that kind is refused (:mod:`synco_core.tempfolder`).
+    """
+    from synco_core.tempfolder import rearrangeable_at
+
+    existing = Path(os.path.abspath(target))
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent
+    shared = rearrangeable_at(str(existing))
+    if shared is not None:
+        raise ConfigError(f"the receive folder {target} is in {shared}, which other users may rearrange (writable by "
+                          "them without the sticky bit of /tmp, or not yours): they could replace what is received "
+                          f"before it is installed; {advice}")
+
+
 def make_target(target: Path) -> None:
     """Create the receive folder, or say in one line why it cannot be one."""
+    check_target_not_shared(target)
     try:
         # A receive folder made here is for its owner alone: other users of the machine never see the data.
         target.mkdir(mode=0o700, parents=True, exist_ok=True)
