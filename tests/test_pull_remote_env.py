@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from synco_core.errors import ConfigError
-from synco_core.pull.bootstrap import launch_script
+from synco_core.pull.bootstrap import env_input, launch_script
 from synco_core.pull.remote import Remote, remote_from_config
 from synco_core.redaction import redact
 
@@ -49,15 +49,16 @@ def test_bad_env_is_one_line(env: object, message: str) -> None:
 
 @pytest.mark.parametrize("value", ["prod", "", HOSTILE, "-n", "a=b"])
 def test_the_remote_synco_runs_with_env_whatever_it_holds(tmp_path: Path, value: str) -> None:
-    """The launch script (run by sh, as the login shell passes it) exports each variable, its value as written,
-    to whichever synco it starts, over a value the login already had."""
+    """The launch script (run by sh, as the login shell passes it) exports each variable, its value as written
+    (read from the channel after it asks for them), to whichever synco it starts, over a value the login already
+    had."""
     seen = tmp_path / "seen"
     fake = tmp_path / "remote-synco"
     fake.write_text(f"#!/bin/sh\nprintf '%s' \"$APP_ENV\" > '{seen}'\nprintf '%s' \"$OTHER\" > '{seen}.other'\n")
     fake.chmod(0o755)
     remote = Remote(kind="ssh", host="shop", path=str(tmp_path), env={"APP_ENV": value, "OTHER": "x"})
     script = launch_script(remote, {"SYNCO_REMOTE_SYNCO": str(fake)}).script
-    subprocess.run(["sh", "-c", script], stdin=subprocess.DEVNULL, capture_output=True, check=True,
+    subprocess.run(["sh", "-c", script], input=env_input(remote), capture_output=True, check=True,
                    env={"PATH": "/usr/bin:/bin", "APP_ENV": "dev", "HOME": str(tmp_path)})
     assert seen.read_text() == value
     assert Path(f"{seen}.other").read_text() == "x"

@@ -222,6 +222,27 @@ def test_ssh_options_from_synco_yml(sshd: Sshd, project: Project, tmp_path: Path
     assert row_count(tmp_path / "dump" / "dbDump.sqlite") == project.rows
 
 
+def test_env_values_reach_the_remote_synco_over_ssh_and_stay_out_of_ssh_s_command_line(
+        sshd: Sshd, project: Project, tmp_path: Path) -> None:
+    """env: values are read from the channel by the launch script (after the login shell), not put in ssh's argv."""
+    seen = tmp_path / "seen"
+    wrapper = tmp_path / "remote-synco"
+    wrapper.write_text(f"#!/bin/sh\nprintf '%s' \"$DB_PASSWORD\" > '{seen}'\n"
+                       f"exec {sys.executable} -m synco_core \"$@\"\n")
+    wrapper.chmod(0o755)
+    value = "ssh-env-secret 'q\" $(id) \\ é\nline two\n"
+    (tmp_path / ".synco.yml").write_text(json.dumps({"remotes": {"production": {
+        "url": sshd.url(project.root), "env": {"DB_PASSWORD": value}}}}))
+    recorder = tmp_path / "ssh-argv"
+    env = sshd.env(SYNCO_REMOTE_SYNCO=str(wrapper),
+                   SYNCO_SSH_COMMAND=f"sh -c 'printf \"%s\\n\" \"$@\" >> {recorder}; exec \"$0\" \"$@\"' "
+                                     + sshd.ssh_command)
+    result = run_synco(["pull", "production", "--only", "dbDump", "--target", "dump"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert seen.read_text() == value
+    assert recorder.exists() and "ssh-env-secret" not in recorder.read_text()
+
+
 def test_pull_install_into_local_project(sshd: Sshd, project: Project, tmp_path: Path) -> None:
     # The laptop's own copy of the application: an older database and other files.
     local = make_project(tmp_path / "laptop app", public_files=2, rows=3)

@@ -220,7 +220,13 @@ def launch_script(remote: Remote, env: Mapping[str, str] | None = None, *, debug
              "unset PYTHONINSPECT PYTHONSTARTUP"]
     # The application's environment on the server (remotes' env:), which the login lacks; set before the cd
     # and every way of starting synco below, so the remote side's plugins read the settings the site runs with.
-    lines += [f"{name}={shlex.quote(value)}; export {name}" for name, value in remote.env.items()]
+    # The values are asked for and read from the channel, one line each (env_input): written into the script they
+    # stood in the channel tool's command line, which ps shows every user for the whole pull. printf %b turns the
+    # line back into the value; the x it prints after keeps trailing newlines that $(...) would drop.
+    if remote.env:
+        lines.append("launch env")
+    lines += [f'IFS= read -r v || exit 0; {name}="$(printf \'%bx\' "$v")"; {name}="${{{name}%x}}"; export {name}'
+              for name in remote.env]
     if _setting(remote, env, "SYNCO_REMOTE_PYTHON", "python") is None:
         # Unconfigured, "python3" is the interpreter; a host (or image) that only has "python" gets that
         # one instead, and the version check below still applies to it.
@@ -284,6 +290,21 @@ def launch_script(remote: Remote, env: Mapping[str, str] | None = None, *, debug
         f'exec {python} -c {shlex.quote(LOADER)} "$size" {name}{debug_flag} _channel',
     ]
     return Launch(script="\n".join(lines), upload_name=name, bytecode_wanted=remote_bytecode(remote, env))
+
+
+#: The bytes :func:`env_input` writes as they are; every other one is a ``printf %b`` octal escape.
+_PLAIN_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.,:/=+-@")
+
+
+def env_input(remote: Remote) -> bytes:
+    """The values of ``remote.env`` as the launch script reads them after ``launch env``: one line each, in order,
+    every byte but letters, digits and a few signs written as ``\\0NNN`` (so no newline, backslash or
+    ``%`` reaches ``printf %b`` as itself)."""
+    lines = []
+    for value in remote.env.values():
+        encoded = value.encode("utf-8", "surrogateescape")
+        lines.append("".join(chr(byte) if byte in _PLAIN_BYTES else f"\\0{byte:03o}" for byte in encoded) + "\n")
+    return "".join(lines).encode("ascii")
 
 
 def _read_line(reader: IO[bytes], limit: int = 4096) -> bytes:
@@ -407,6 +428,12 @@ def negotiate(reader: IO[bytes], writer: IO[bytes], remote: Remote, launch: Laun
             )
         elif word == "bytecode":
             launch.bytecode = argument.strip()
+        elif word == "env":
+            try:
+                writer.write(env_input(remote))
+                writer.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                log.debug("the remote side stopped reading the environment")
         elif word == "upload":
             if watch is not None:
                 # The remote side reads now, and building the zipapp or a slow link may take long: only

@@ -55,7 +55,8 @@ REMOTE_KEYS = frozenset({
 #: A variable name ``env:`` may set: what a POSIX shell can export.
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: Names whose values are secret (kept out of --debug's command lines).
-_SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|KEY|_URL$|^DATABASE_URL$", re.IGNORECASE)
+_SECRET_NAME = re.compile(r"PASS|PWD|SECRET|TOKEN|KEY|CREDENTIAL|AUTH|DSN|SALT|PRIVATE|COOKIE|_URL$|^DATABASE_URL$",
+                          re.IGNORECASE)
 
 
 
