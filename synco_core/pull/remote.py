@@ -399,11 +399,15 @@ def _check_config_above(config: Path) -> None:
 
     try:
         info = config.stat()
+        # A link of another user's (in /tmp) chooses which file of this user's is read as the remotes.
+        link = config.lstat()
     except OSError:
         # Reading it fails, naming the file, as for the project's own.
         return
     why = ""
-    if info.st_uid not in (0, os.getuid()):
+    if link.st_uid not in (0, os.getuid()):
+        why = f"it belongs to another user (uid {link.st_uid})"
+    elif info.st_uid not in (0, os.getuid()):
         why = f"it belongs to another user (uid {info.st_uid})"
     elif info.st_mode & 0o002 or (info.st_mode & 0o020 and not own_group(info.st_gid)):
         why = "other users may write to it"

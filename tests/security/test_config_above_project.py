@@ -45,7 +45,7 @@ def _plant(folder: Path, mark: Path, *, owner: int | None = None, mode: int = 0o
 
 
 @pytest.mark.parametrize("case", ["other_user_in_sticky_folder", "writable_by_others", "folder_others_may_write",
-                                  "folder_of_another_user"])
+                                  "folder_of_another_user", "other_users_link_to_a_file_of_mine"])
 def test_a_synco_yml_others_control_above_the_project_is_refused(tmp_path: Path, case: str) -> None:
     env = remote_environment(tmp_path)
     shared = tmp_path / "shared"
@@ -59,9 +59,17 @@ def test_a_synco_yml_others_control_above_the_project_is_refused(tmp_path: Path,
     elif case == "folder_others_may_write":
         shared.chmod(0o777)
         config = _plant(shared, mark)
-    else:
+    elif case == "folder_of_another_user":
         os.chown(shared, _other_user(), -1)
         config = _plant(shared, mark)
+    else:
+        # Another user's link, in /tmp, to a file of the user's that holds remotes (for another project).
+        shared.chmod(0o1777)
+        mine = tmp_path / "my-other-project.yml"
+        _plant(tmp_path, mark).rename(mine)
+        config = shared / ".synco.yml"
+        config.symlink_to(mine)
+        os.lchown(config, _other_user(), -1)
     project = shared / "mine" / "app"
     project.mkdir(parents=True)
     result = run_synco(["pull", "prod", "--target", "out"], env, project)
