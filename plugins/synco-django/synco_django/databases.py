@@ -29,7 +29,7 @@ from synco_core import (
     register_secret,
     tables_with_columns,
 )
-from synco_django.static import UNKNOWN, DatabaseUrl, is_known
+from synco_django.static import DatabaseUrl, is_known, is_unknown, why_unknown
 from synco_django.urlsettings import url_settings
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ def engine_of(backend: str) -> str | None:
 
 
 def _text(value: Any) -> str | None:
-    if value is None or value is UNKNOWN or value == "":
+    if value is None or is_unknown(value) or value == "":
         return None
     return str(value)
 
@@ -181,7 +181,9 @@ def database_config(alias: str, entry: Any, project_dir: Path, source: str) -> D
     """The :class:`DatabaseConfig` of one ``DATABASES`` entry; a one-line ConfigError when synco cannot use it."""
     label = f"{source} (DATABASES[{alias!r}])"
     if not is_known(entry):
-        raise ConfigError(f"Django database {alias!r} could not be worked out without running the settings")
+        reason = why_unknown(entry)
+        raise ConfigError(f"Django database {alias!r} could not be worked out without running the settings"
+                          + (f": {reason}" if reason else ""))
     if isinstance(entry, DatabaseUrl):
         if normalise_engine(entry.url.partition(":")[0]) in ("postgresql", "mysql"):
             # The settings the URL's library makes, the module's own over them, read as any DATABASES entry.

@@ -48,6 +48,7 @@ from synco_core import (
     s3_public_entries,
     walk_files,
 )
+from synco_django.static import is_unknown, why_unknown
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,20 @@ def storage_folder(storage: Storage, values: Mapping[str, Any], project_dir: Pat
     if storage.is_file_system or storage.alias == "default":
         return _resolve(project_dir, values.get("MEDIA_ROOT"))
     return None
+
+
+def _unread_folder(storage: Storage, values: Mapping[str, Any]) -> str | None:
+    """Why the folder of a storage on this machine could not be worked out (its ``location``, else
+    ``MEDIA_ROOT``, unknown to the settings reader), or None when it was, or has none."""
+    if storage.is_s3:
+        return None
+    location = storage.options.get("location")
+    setting, value = ((f"the location of storage '{storage.alias}'", location) if location is not None
+                      else ("MEDIA_ROOT", values.get("MEDIA_ROOT")))
+    if not is_unknown(value):
+        return None
+    reason = why_unknown(value)
+    return f"{setting} could not be worked out without running the settings" + (f": {reason}" if reason else "")
 
 
 def storage_roots(values: Mapping[str, Any], project_dir: Path) -> dict[str, str]:
@@ -207,6 +222,13 @@ def file_sets(values: Mapping[str, Any], project_dir: Path, web_root: Path | Non
             sets.append(s3_file_set(storage, values, media_base if storage.alias == "default" else name))
             continue
         folder = storage_folder(storage, values, project_dir)
+        unread = _unread_folder(storage, values)
+        if folder is None and unread is not None:
+            # A folder the settings compute from something this machine lacks: said, never a set left out
+            # silently.
+            sets.append(FileSet(name=name, kind="private", skipped_reason=unread,
+                                description=f"Django storage '{storage.alias}' ({storage.backend})"))
+            continue
         if folder is None and (storage.is_file_system or storage.alias == "default"):
             log.debug("storage %s: neither a location nor MEDIA_ROOT, so no uploads on this machine", storage.alias)
             continue

@@ -66,6 +66,9 @@ def detect_framework(project_dir: Path, side: str) -> Framework | None:
         log.debug("manage.py found in %s, but no settings module whose file exists", project_dir)
         return None
     settings = read_settings(project_dir, module, environ, environment(project_dir, environ, dotenv_values))
+    for note in settings.notes:
+        # Said, not only kept: a database taken from DATABASE_URL instead, or none at all, is otherwise silent.
+        log.warning("Django settings %s: %s", module.name, note)
     source = "the settings" if settings.source == "python" else "the settings files"
     database, named, unusable = split_databases(settings.databases, project_dir, source)
     if "default" in unusable:

@@ -73,7 +73,7 @@ class DjangoSettings:
 
     def get(self, name: str, default: Any = None) -> Any:
         value = self.values.get(name, default)
-        return default if value is static.UNKNOWN else value
+        return default if static.is_unknown(value) else value
 
 
 
@@ -171,13 +171,15 @@ def read_from_files(project_dir: Path, module: SettingsModule, environ: Mapping[
     # are kept, and the unknown ones are listed as unusable with the reason.
     databases = dict(databases) if isinstance(databases, dict) else {}
     if not static.is_known(databases.get("default", static.UNKNOWN)):
+        reason = static.why_unknown(databases.get("default", names.get("DATABASES")))
         what = "DATABASES['default']" if databases else "DATABASES"
+        unread = f"{what} could not be read without Python" + (f" ({reason})" if reason else "")
         databases.pop("default", None)
         url = env.get("DATABASE_URL", "").strip()
         if url:
             databases = {"default": static.DatabaseUrl(url), **databases}
             how += ", DATABASE_URL"
-            notes.append(f"{what} could not be read without Python; the database is DATABASE_URL's")
+            notes.append(f"{unread}; the database is DATABASE_URL's")
         else:
-            notes.append(f"{what} could not be read without Python and DATABASE_URL is not set")
+            notes.append(f"{unread} and DATABASE_URL is not set")
     return DjangoSettings(databases=databases, values=values, source="files", how=how, notes=notes)

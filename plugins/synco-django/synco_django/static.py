@@ -33,18 +33,53 @@ DEPTH_LIMIT = 8
 
 
 class _Unknown:
-    """A value the reader could not work out."""
+    """A value the reader could not work out, with why when the reader knows (an unset variable): the one line
+    a user sees must name what to set, not only that something was unknown."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str | None = None) -> None:
+        self.reason = reason
 
     def __repr__(self) -> str:
         return "UNKNOWN"
 
 
-#: What :func:`read_settings` gives for a setting it cannot work out.
+#: What :func:`read_settings` gives for a setting it cannot work out (for no reason it can name); a value
+#: unknown for a known reason is another :class:`_Unknown`, so test with :func:`is_unknown`, never ``is``.
 UNKNOWN: Any = _Unknown()
 
 
+def is_unknown(value: Any) -> bool:
+    """True for a value the reader could not work out (whatever the reason)."""
+    return isinstance(value, _Unknown)
+
+
+def why_unknown(value: Any) -> str | None:
+    """The first reason the reader gave for an unknown part of ``value`` (nested dicts and lists too)."""
+    if isinstance(value, _Unknown):
+        return value.reason
+    if isinstance(value, DatabaseUrl):
+        value = value.settings
+    parts = value.values() if isinstance(value, dict) else value if isinstance(value, list | tuple) else ()
+    return next((reason for reason in map(why_unknown, parts) if reason), None)
+
+
+def _unset(name: str) -> _CannotEvaluate:
+    return _CannotEvaluate(f"the environment variable {name} is not set")
+
+
 class _CannotEvaluate(Exception):
-    """Raised inside the evaluator: the expression is outside what it understands."""
+    """Raised inside the evaluator: the expression is outside what it understands, or needs a variable the
+    environment lacks (``reason`` names it)."""
+
+    def __init__(self, reason: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _unknown(exc: _CannotEvaluate) -> Any:
+    return _Unknown(exc.reason) if exc.reason else UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -200,9 +235,9 @@ class Reader:
         elif isinstance(node, ast.If):
             try:
                 taken = bool(self._eval(node.test, ns))
-            except _CannotEvaluate:
+            except _CannotEvaluate as exc:
                 for name in _assigned(node):
-                    ns[name] = UNKNOWN
+                    ns[name] = _unknown(exc)
                 self._forget_if_namespace_written(node, ns)
             else:
                 self._run(node.body if taken else node.orelse, ns, package)
@@ -351,9 +386,9 @@ class Reader:
             changed = _changed(receiver, function.attr, args, kwargs)
             if changed is not receiver:
                 self._store(function.value, changed, ns)
-        except _CannotEvaluate:
+        except _CannotEvaluate as exc:
             for name in _names_in(function.value):
-                ns[name] = UNKNOWN
+                ns[name] = _unknown(exc)
 
     def _store(self, target: ast.expr, value: Any, ns: dict[str, Any]) -> None:
         """Put ``value`` where ``target`` (a name or a subscript of a known dict) points."""
@@ -379,8 +414,8 @@ class Reader:
             added: Any = self._eval(node.value, ns)
             known = isinstance(current, list | tuple | str | int) and type(current) is type(added)
             value = current + added if isinstance(node.op, ast.Add) and known else UNKNOWN
-        except _CannotEvaluate:
-            value = UNKNOWN
+        except _CannotEvaluate as exc:
+            value = _unknown(exc)
         self._assign(node.target, value, ns)
 
     # ---------------------------------------------------------------------------------------- expressions
@@ -388,8 +423,8 @@ class Reader:
     def _value(self, node: ast.expr, ns: dict[str, Any]) -> Any:
         try:
             return self._eval(node, ns)
-        except _CannotEvaluate:
-            return UNKNOWN
+        except _CannotEvaluate as exc:
+            return _unknown(exc)
 
     def _eval(self, node: ast.expr, ns: dict[str, Any]) -> Any:
         if isinstance(node, ast.Constant):
@@ -397,8 +432,8 @@ class Reader:
         if isinstance(node, ast.Name):
             if node.id in ns:
                 value = ns[node.id]
-                if value is UNKNOWN:
-                    raise _CannotEvaluate
+                if isinstance(value, _Unknown):
+                    raise _CannotEvaluate(value.reason)
                 return value
             if node.id in ("True", "False", "None"):
                 return {"True": True, "False": False, "None": None}[node.id]
@@ -512,7 +547,7 @@ class Reader:
             return self._url_setting(value, key)
         if isinstance(value, _Ref) and value.name == "os.environ" and isinstance(key, str):
             if key not in self.environ:
-                raise _CannotEvaluate
+                raise _unset(key)
             return self.environ[key]
         if isinstance(value, dict | list | tuple):
             try:
@@ -590,7 +625,7 @@ class Reader:
         variable = kwargs.get("env", "DATABASE_URL")
         url = self.environ.get(str(variable)) or kwargs.get("default")
         if not isinstance(url, str) or not url:
-            raise _CannotEvaluate
+            raise _unset(str(variable))
         return DatabaseUrl(url)
 
     def _parse_url(self, args: list[Any], kwargs: dict[str, Any]) -> DatabaseUrl:
@@ -612,7 +647,7 @@ class Reader:
             # cast=db_url is a database, default="False" with cast=bool is False.
             raw = kwargs["default"]
         else:
-            raise _CannotEvaluate
+            raise _unset(args[0])
         cast = kwargs.get("cast")
         if isinstance(cast, _Ref) and cast.name == "dj_database_url.parse":
             return self._parse_url([raw], {})
@@ -730,7 +765,7 @@ class _Env:
         if name in self.environ:
             return _cast(self.environ[name], cast)
         if default is _MISSING:
-            raise _CannotEvaluate
+            raise _unset(name)
         return default
 
     def method(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
@@ -755,7 +790,7 @@ class _Env:
             variable = args[0] if args else kwargs.get("var", "DATABASE_URL")
             url = self.environ.get(str(variable)) or kwargs.get("default")
             if not isinstance(url, str) or not url:
-                raise _CannotEvaluate
+                raise _unset(str(variable))
             return DatabaseUrl(url, reader="django-environ")
         if name in ("read_env",):
             return None
@@ -863,7 +898,7 @@ def read_settings(project_dir: Path, module: str, path: Path, root: Path,
 
 def is_known(value: Any) -> bool:
     """True when ``value`` and everything inside it could be worked out."""
-    if value is UNKNOWN:
+    if isinstance(value, _Unknown):
         return False
     if isinstance(value, DatabaseUrl):
         return is_known(value.settings)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from django_support import venv_python
 from synco_django.databases import database_config
-from synco_django.static import UNKNOWN, DatabaseUrl, read_settings
+from synco_django.static import DatabaseUrl, is_unknown, read_settings
 
 from synco_core import ConfigError
 
@@ -105,8 +105,8 @@ def test_decouple_config_is_read_as_decouple_computes_it(tmp_path: Path, django_
         where = f"{call} with V={value!r}: the reader has {got!r}, decouple {real}"
         if "error" in real:
             # Django would not start: synco must not read a database (or any value) from it.
-            assert got is UNKNOWN or refused(got), where
-        elif got is UNKNOWN:
+            assert is_unknown(got) or refused(got), where
+        elif is_unknown(got):
             # Unknown is allowed (the caller falls back), never a value other than decouple's.
             continue
         elif isinstance(got, DatabaseUrl):

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from synco_django.databases import database_config
-from synco_django.static import UNKNOWN, DatabaseUrl, is_known, read_settings
+from synco_django.static import DatabaseUrl, is_known, is_unknown, read_settings
 
 from synco_core import ConfigError
 
@@ -98,7 +98,7 @@ except ImportError:
     assert names["DATABASES"]["default"]["NAME"] == "app_prod"
     assert names["MEDIA_ROOT"] == Path("/srv/app/prod-media")
     assert names["MEDIA_URL"] == "/m/"
-    assert names["LOCAL"] is UNKNOWN
+    assert is_unknown(names["LOCAL"])
 
 
 def test_what_stays_unknown(tmp_path: Path) -> None:
@@ -119,9 +119,9 @@ DATABASES = {"default": {"NAME": A, "ENGINE": "django.db.backends.mysql"}}
 def F():
     return 1
 """)
-    assert names["A"] is UNKNOWN and names["B"] is UNKNOWN and names["C"] is UNKNOWN
+    assert is_unknown(names["A"]) and is_unknown(names["B"]) and is_unknown(names["C"])
     assert names["D"] == 2, "an if whose test is known runs its branch"
-    assert names["E"] is UNKNOWN and names["F"] is UNKNOWN
+    assert is_unknown(names["E"]) and is_unknown(names["F"])
     assert not is_known(names["DATABASES"]) and names["DATABASES"]["default"]["ENGINE"] == "django.db.backends.mysql"
 
 
@@ -355,7 +355,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "site.settings")
 BASE = os.environ.get("NOPE", "kept")
 """)
     assert names["MIDDLEWARE"] == ["a", "whitenoise.middleware.WhiteNoiseMiddleware", "b", "c", "d"]
-    assert names["INSTALLED_APPS"] is UNKNOWN
+    assert is_unknown(names["INSTALLED_APPS"])
     assert names["BASE"] == "kept"
 
 
@@ -418,7 +418,7 @@ def test_code_given_the_namespace_leaves_the_settings_unknown(tmp_path: Path, st
     the module's namespace (locals(), globals(), vars(), exec) may set any setting: what was read before it
     is unknown from there on, and names assigned after it are read again."""
     names = read(tmp_path, "import os\n" + _SQLITE_SETTINGS + statement + "\nSTATIC_ROOT = '/srv/static'\n")
-    assert names["DATABASES"] is UNKNOWN and names["MEDIA_ROOT"] is UNKNOWN
+    assert is_unknown(names["DATABASES"]) and is_unknown(names["MEDIA_ROOT"])
     assert names["STATIC_ROOT"] == "/srv/static"
 
 
