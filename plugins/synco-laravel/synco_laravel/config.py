@@ -38,6 +38,7 @@ from synco_core import (
     run_command,
 )
 from synco_laravel.configfiles import read_config_file
+from synco_laravel.publicpath import moved_public_path
 
 log = logging.getLogger(__name__)
 
@@ -311,12 +312,14 @@ def read_config_from_files(project_dir: Path, environ: Mapping[str, str]) -> Lar
                     "11 and later" if modern else "10 and earlier", own)
     database = read_config_file(project_dir / "config" / "database.php",
                                 _default_database_config(project_dir, env, modern), project_dir, seen, notes)
+    public = public_path_without_php(project_dir)
     filesystems = read_config_file(project_dir / "config" / "filesystems.php",
-                                   _default_filesystems_config(project_dir, env, modern), project_dir, seen, notes)
+                                   _default_filesystems_config(project_dir, env, modern, public), project_dir, seen,
+                                   notes, public)
     return LaravelConfig(
         database=database,
         filesystems=filesystems,
-        public_path=project_dir / "public",
+        public_path=public,
         major=major,
         version=version,
         source="files",
@@ -393,7 +396,8 @@ def read_config_cache(project_dir: Path, cache: Path, major: int | None, version
     return LaravelConfig(
         database=database,
         filesystems=filesystems if isinstance(filesystems, dict) else {},
-        public_path=project_dir / "public",
+        # The cache holds no public_path(): the application's own files say where it is.
+        public_path=public_path_without_php(project_dir),
         major=major,
         version=version,
         source="files",
@@ -413,6 +417,22 @@ def skeleton_connections(project_dir: Path, environ: Mapping[str, str]) -> dict[
     modern = major is None or major >= 11
     connections: dict[str, Any] = _default_database_config(project_dir, env, modern)["connections"]
     return connections
+
+
+def public_path_without_php(project_dir: Path) -> Path:
+    """``public_path()`` as the application's files set it (``public/`` unless they move it); a move only PHP
+    could work out, or a folder that does not exist, is said in one line (the web root stays ``public/``)."""
+    moved = moved_public_path(project_dir)
+    if moved is None:
+        return project_dir / "public"
+    if moved.path is None:
+        log.warning("%s moves the public folder in a way synco cannot read without PHP (%s); the web root is "
+                    "taken as public/ (set serve.web_root in .synco.yml)", moved.where, moved.why)
+        return project_dir / "public"
+    if not moved.path.is_dir():
+        log.warning("%s moves the public folder to %s, which does not exist", moved.where, moved.path)
+    log.debug("the public folder is %s (%s)", moved.path, moved.where)
+    return moved.path
 
 
 def url_variable(modern: bool) -> str:
@@ -467,8 +487,10 @@ def _default_database_config(project_dir: Path, env: _Env, modern: bool) -> dict
     return {"default": env("DB_CONNECTION", "sqlite" if modern else "mysql"), "connections": connections}
 
 
-def _default_filesystems_config(project_dir: Path, env: _Env, modern: bool) -> dict[str, Any]:
-    """``config('filesystems')`` of the Laravel 11 (``modern``) or Laravel 10 skeleton."""
+def _default_filesystems_config(project_dir: Path, env: _Env, modern: bool,
+                                public: Path | None = None) -> dict[str, Any]:
+    """``config('filesystems')`` of the Laravel 11 (``modern``) or Laravel 10 skeleton (``public``: the
+    folder ``public_path()`` names)."""
     storage = project_dir / "storage"
     app_url = env("APP_URL") or ""
     return {
@@ -493,5 +515,5 @@ def _default_filesystems_config(project_dir: Path, env: _Env, modern: bool) -> d
                 "use_path_style_endpoint": env("AWS_USE_PATH_STYLE_ENDPOINT", False),
             },
         },
-        "links": {str(project_dir / "public" / "storage"): str(storage / "app" / "public")},
+        "links": {str((public or project_dir / "public") / "storage"): str(storage / "app" / "public")},
     }

@@ -26,13 +26,22 @@ _PATH_HELPERS = {"base_path": "", "app_path": "app", "config_path": "config", "d
                  "storage_path": "storage"}
 
 
-def _path_helper(project_dir: Path, folder: str) -> Callable[..., Any]:
+def _path_helper(base: Path) -> Callable[..., Any]:
     def helper(relative: Any = "") -> Any:
         if not isinstance(relative, str):
             return PhpUnknown("a path helper's argument is not known")
-        base = project_dir / folder if folder else project_dir
         return str(base / relative) if relative else str(base)
     return helper
+
+
+def path_helpers(project_dir: Path, public: Path | None = None) -> dict[str, Callable[..., Any]]:
+    """Laravel's path helpers for the project; ``public_path()`` names ``public`` when the application moved
+    its public folder (:mod:`synco_laravel.publicpath`)."""
+    helpers = {name: _path_helper(project_dir / folder if folder else project_dir)
+               for name, folder in _PATH_HELPERS.items()}
+    if public is not None:
+        helpers["public_path"] = _path_helper(public)
+    return helpers
 
 
 def _overlay(read: Any, skeleton: Any, where: str, notes: list[str]) -> Any:
@@ -52,12 +61,12 @@ def _overlay(read: Any, skeleton: Any, where: str, notes: list[str]) -> Any:
 
 
 def read_config_file(path: Path, skeleton: dict[str, Any], project_dir: Path, environ: Mapping[str, str],
-                     notes: list[str]) -> dict[str, Any]:
+                     notes: list[str], public: Path | None = None) -> dict[str, Any]:
     """The configuration ``path`` returns, over ``skeleton``; the skeleton alone when the file is missing or
     cannot be read without PHP (with a warning naming the file)."""
     if not path.exists() or path.is_dir():
         return skeleton
-    functions = {name: _path_helper(project_dir, folder) for name, folder in _PATH_HELPERS.items()}
+    functions = path_helpers(project_dir, public)
     try:
         php = read_php_config(path, environ=environ, functions=functions)
     except ConfigError as exc:
