@@ -45,8 +45,10 @@ RUNNER_CODE = (resources.files("synco_rails") / "runner.rb").read_text(encoding=
 
 #: A URL's password where a message quotes the URL (``scheme://user:password@``): Ruby's URI errors do.
 
-#: ``config.active_storage.service = :local`` (or a string) in ``config/environments/<env>.rb``.
-_SERVICE = re.compile(r"""^\s*config\.active_storage\.service\s*=\s*(?::(\w+)|["'](\w+)["'])""", re.M)
+#: ``config.active_storage.service = <value>`` in ``config/environments/<env>.rb`` or ``config/application.rb``.
+_SERVICE = re.compile(r"^[ \t]*config\.active_storage\.service[ \t]*=[ \t]*(.*?)[ \t]*$", re.M)
+#: The value as a literal: ``:local``, ``"local"``, ``'local'`` (a comment may follow).
+_SERVICE_NAME = re.compile(r"""(?::(\w+)|"(\w+)"|'(\w+)')(?:[ \t]*#.*)?""")
 
 
 @dataclass
@@ -211,14 +213,35 @@ def environment_configs(data: Any, rails_env: str, environ: Mapping[str, str]) -
 
 
 def storage_service(project_dir: Path, rails_env: str) -> str | None:
-    """The Active Storage service ``config/environments/<env>.rb`` sets, if it sets one literally."""
-    try:
-        text = read_config_text(project_dir / "config" / "environments" / f"{rails_env}.rb",
-                                kind="Rails environment file", errors="replace")
-    except OSError:
+    """The Active Storage service the application sets: in ``config/environments/<env>.rb``, else in
+    ``config/application.rb`` (which the environment file overrides), the last assignment of the file winning
+    as in Ruby. One synco cannot read without Ruby (``ENV.fetch(...)``, a condition) is said in one line."""
+    for relative in (f"config/environments/{rails_env}.rb", "config/application.rb"):
+        try:
+            text = read_config_text(project_dir / relative, kind="Rails configuration file", errors="replace")
+        except (OSError, ConfigError):
+            continue
+        matches = list(_SERVICE.finditer(text))
+        if not matches:
+            continue
+        value = matches[-1].group(1)
+        literal = _SERVICE_NAME.fullmatch(value)
+        if literal is not None:
+            return next(name for name in literal.groups() if name)
+        line = text.count("\n", 0, matches[-1].start()) + 1
+        log.warning("%s line %d sets the Active Storage service in a way synco cannot read without Ruby (%s); its "
+                    "files are left out", relative, line, value[:60])
         return None
-    match = _SERVICE.search(text)
-    return (match.group(1) or match.group(2)) if match else None
+    return None
+
+
+def storage_file(project_dir: Path, rails_env: str) -> Path:
+    """The services file Active Storage reads: ``config/storage/<env>.yml`` when it exists (Rails 6.1 and
+    later), else ``config/storage.yml``."""
+    specific = project_dir / "config" / "storage" / f"{rails_env}.yml"
+    if "/" not in rails_env and specific.is_file():
+        return specific
+    return project_dir / "config" / "storage.yml"
 
 
 def read_from_files(project_dir: Path, rails_env: str, environ: Mapping[str, str]) -> RailsConfig:
@@ -246,7 +269,7 @@ def read_from_files(project_dir: Path, rails_env: str, environ: Mapping[str, str
         if database_yml.exists():
             log.warning("Rails: config/database.yml has no %s database and DATABASE_URL is not set", rails_env)
     try:
-        storage = load_yaml_erb(project_dir / "config" / "storage.yml", context, project_dir)
+        storage = load_yaml_erb(storage_file(project_dir, rails_env), context, project_dir)
     except ConfigError as exc:
         # The files are worth transferring even when the storage configuration cannot be read.
         log.warning("%s; Active Storage files are left out", error_line(exc))

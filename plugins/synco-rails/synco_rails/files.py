@@ -5,7 +5,8 @@
   Storage serves blobs through the application (signed, expiring URLs), never as plain files, so they are
   packed and encrypted. Rails 7.1 and later also keep SQLite databases in ``storage/``: files named
   ``*.sqlite3*`` are left out of the set, and kept in place on the laptop when the set is installed.
-  A service of another kind (S3, GCS, Azure, Mirror) is shown as skipped, with the reason.
+  A ``Mirror`` is its primary's folder when that is a Disk (blobs are read from the primary). A service of
+  another kind (S3, GCS, Azure, a Mirror of one) is shown as skipped, with the reason.
 - **CarrierWave and Paperclip** write uploads below ``public/`` (``public/uploads``, ``public/system``),
   which the web server serves as they are: each of those folders that exists is a *public* set of the
   same name.
@@ -30,12 +31,20 @@ PUBLIC_UPLOADS = ("uploads", "system")
 
 
 def disk_roots(storage: Mapping[str, Any], project_dir: Path) -> dict[str, Path]:
-    """Every ``Disk`` service of ``config/storage.yml`` with its root folder."""
+    """Every ``Disk`` service of the services file with its root folder, and each ``Mirror`` whose primary is
+    one with that folder."""
     roots: dict[str, Path] = {}
     for name, service in storage.items():
         if isinstance(service, Mapping) and str(service.get("service") or "") == "Disk":
             root = Path(str(service.get("root") or "storage"))
             roots[str(name)] = root if root.is_absolute() else project_dir / root
+    # A Mirror serves and reads every blob from its primary (the mirrors only get copies): a Disk primary's
+    # folder holds the mirror's files.
+    for name, service in storage.items():
+        if isinstance(service, Mapping) and str(service.get("service") or "") == "Mirror":
+            primary = str(service.get("primary") or "")
+            if primary in roots:
+                roots[str(name)] = roots[primary]
     return roots
 
 
@@ -45,17 +54,21 @@ def file_sets(storage: Mapping[str, Any], service: str | None, project_dir: Path
     if service:
         settings = storage.get(service)
         kind = str(settings.get("service") or "") if isinstance(settings, Mapping) else ""
-        if kind == "Disk":
-            root = disk_roots(storage, project_dir)[service]
+        roots = disk_roots(storage, project_dir)
+        if kind in ("Disk", "Mirror") and service in roots:
+            root = roots[service]
             base = root.relative_to(project_dir).as_posix() if root.is_relative_to(project_dir) else "storage"
             sets.append(FileSet(
                 name=service, kind="private", root=root, relative_base_path=base, exclude=(SQLITE_FILES,),
                 skipped_reason=None if root.is_dir() else f"folder {root} does not exist",
-                description=f"Active Storage service '{service}' (Disk, private: served through the application)",
+                description=f"Active Storage service '{service}' ({kind}, private: served through the application)",
             ))
         elif kind:
-            sets.append(FileSet(name=service, kind="private",
-                                skipped_reason=f"Active Storage service {kind} is not supported (Disk is)",
+            assert isinstance(settings, Mapping)
+            reason = (f"Active Storage service Mirror: its primary {str(settings.get('primary'))!r} is not a Disk "
+                      "service (only Disk is supported)" if kind == "Mirror"
+                      else f"Active Storage service {kind} is not supported (Disk is)")
+            sets.append(FileSet(name=service, kind="private", skipped_reason=reason,
                                 description=f"Active Storage service '{service}' ({kind})"))
         else:
             log.debug("Active Storage service %s is not in config/storage.yml", service)

@@ -27,10 +27,20 @@ end
 
 # A storage.yml Ruby cannot read leaves the databases readable: its files are then left out, with why.
 storage_error = nil
-storage_yml = Rails.root.join("config", "storage.yml")
+# As Active Storage chooses (Rails 6.1+): the configurations set in the application, else
+# config/storage/<env>.yml, else config/storage.yml.
+storage_yml = Rails.root.join("config", "storage", "#{Rails.env}.yml")
+storage_yml = Rails.root.join("config", "storage.yml") unless storage_yml.exist?
+configured = begin
+  Rails.application.config.active_storage.service_configurations
+rescue StandardError
+  nil
+end
 storage =
   begin
-    if !storage_yml.exist?
+    if configured.is_a?(Hash)
+      configured
+    elsif !storage_yml.exist?
       nil
     elsif defined?(ActiveSupport::ConfigurationFile)
       ActiveSupport::ConfigurationFile.parse(storage_yml) # Rails 6.1+: ERB rendered, aliases allowed
@@ -39,7 +49,7 @@ storage =
     end
   rescue StandardError, SyntaxError => e
     # The class only: a message could quote the rendered file, and with it a secret.
-    storage_error = "config/storage.yml could not be read by Rails (#{e.class})"
+    storage_error = "#{storage_yml.relative_path_from(Rails.root)} could not be read by Rails (#{e.class})"
     nil
   end
 

@@ -207,3 +207,16 @@ def test_a_url_rails_cannot_parse_is_never_quoted_with_its_password(rails_app: M
             assert "leak-Secret-9" not in str(exc)
     assert "bin/rails runner could not report the configuration" in caplog.text
     assert "InvalidURIError" in caplog.text and "leak-Secret-9" not in caplog.text
+
+
+def test_the_environments_own_storage_file_through_the_real_runner(rails_app: Make) -> None:
+    """Active Storage reads config/storage/<env>.yml over config/storage.yml (Rails 6.1+); the runner read
+    config/storage.yml, so the files came from the wrong folder."""
+    app = rails_app("app")
+    (app / "config/storage").mkdir()
+    (app / "config/storage/production.yml").write_text(
+        'local:\n  service: Disk\n  root: <%= Rails.root.join("shared/storage") %>\n')
+    (app / "shared/storage").mkdir(parents=True)
+    framework = detected(app)
+    assert framework.config_source == "runner"
+    assert framework.settings["disk_roots"]["local"] == str(app / "shared/storage")
