@@ -13,7 +13,9 @@ or its ``src/`` folder.
 
 from __future__ import annotations
 
+import io
 import re
+import tokenize
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +54,22 @@ def _read(path: Path) -> str:
         return ""
 
 
+def _without_comments(text: str) -> str:
+    """Python source with its comments blanked: a commented-out line (Django 1.x's wsgi.py template kept
+    ``# os.environ["DJANGO_SETTINGS_MODULE"] = "mysite.settings"`` above the real setdefault) names no module.
+    Source tokenize cannot read loses the text after a ``#`` on each line instead."""
+    lines = text.splitlines(keepends=True)
+    try:
+        comments = [token.start for token in tokenize.generate_tokens(io.StringIO(text).readline)
+                    if token.type == tokenize.COMMENT]
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        return "".join(line.split("#", 1)[0] + ("\n" if line.endswith("\n") else "") for line in lines)
+    for row, column in comments:
+        line = lines[row - 1]
+        lines[row - 1] = line[:column] + ("\n" if line.endswith("\n") else "")
+    return "".join(lines)
+
+
 def module_file(project_dir: Path, name: str) -> tuple[Path, Path] | None:
     """``(file, root)`` of the module ``name`` below the project (a ``.py`` file or a package), or None."""
     parts = name.split(".")
@@ -84,7 +102,7 @@ def named_modules(project_dir: Path, environ: Mapping[str, str], side: str = "so
         if named:
             yield named, label
     for path in _entry_points(project_dir, side):
-        match = _SETDEFAULT.search(_read(path))
+        match = _SETDEFAULT.search(_without_comments(_read(path)))
         if match:
             yield match.group(1), path.relative_to(project_dir).as_posix()
     match = _PYPROJECT.search(_read(project_dir / "pyproject.toml"))
