@@ -585,7 +585,17 @@ class Reader:
         args = [self._eval(arg, ns) for arg in node.args if not isinstance(arg, ast.Starred)]
         if len(args) != len(node.args):
             raise _CannotEvaluate
-        kwargs = {kw.arg: self._eval(kw.value, ns) for kw in node.keywords if kw.arg is not None}
+        kwargs: dict[str, Any] = {}
+        for kw in node.keywords:
+            value = self._eval(kw.value, ns)
+            if kw.arg is not None:
+                kwargs[kw.arg] = value
+            elif isinstance(value, dict) and all(isinstance(key, str) for key in value):
+                # f(**options): its keys are arguments (dropping them read another variable, or a dict without
+                # them, silently).
+                kwargs.update(value)
+            else:
+                raise _CannotEvaluate
         try:
             if isinstance(function, _Bound):
                 return self._method(function, args, kwargs)
@@ -697,6 +707,21 @@ def _builtin(kind: type) -> _Function:
     return call
 
 
+def _dict(reader: Reader, args: list[Any], kwargs: dict[str, Any]) -> dict[Any, Any]:
+    """``dict(ENGINE=..., NAME=...)``, ``dict(other, KEY=...)``: a new dict, as Python makes it."""
+    if len(args) > 1:
+        raise _CannotEvaluate
+    base: dict[Any, Any] = {}
+    if args:
+        if isinstance(args[0], dict):
+            base = dict(args[0])
+        elif isinstance(args[0], list | tuple) and all(isinstance(p, list | tuple) and len(p) == 2 for p in args[0]):
+            base = {p[0]: p[1] for p in args[0]}
+        else:
+            raise _CannotEvaluate
+    return {**base, **kwargs}
+
+
 def _path(reader: Reader, args: list[Any], kwargs: dict[str, Any]) -> Path:
     if kwargs or not args or not all(isinstance(a, str | Path) for a in args):
         raise _CannotEvaluate
@@ -714,6 +739,7 @@ Reader._functions = {
     "environ.Env": Reader._make_env,
     "environ.FileAwareEnv": Reader._make_env,
     **{f"os.path.{name}": _os_path(name) for name in ("join", *_OS_PATH_FUNCTIONS)},
+    "builtins.dict": _dict,
     "builtins.str": _builtin(str),
     "builtins.int": _builtin(int),
     "builtins.bool": _builtin(bool),
