@@ -233,8 +233,10 @@ def test_pull_from_a_container_run_as_an_arbitrary_uid_without_home(tmp_path_fac
                                      {"HOME": None, "USER": None, "LOGNAME": None, "XDG_CACHE_HOME": None}))
         for path in [root, *root.rglob("*")]:
             path.chmod(0o777 if path.is_dir() else 0o666)
-        # Sticky, as /tmp: a temporary folder anyone may rearrange is refused (test_remote_temp_folder.py).
+        # Sticky, as /tmp: a temporary folder anyone may rearrange, or one inside such a folder, is refused
+        # (test_remote_temp_folder.py).
         Path(env["TMPDIR"]).chmod(0o1777)
+        root.chmod(0o1777)
         result = run_synco(["pull", f"docker://web{project.root}", "--target", str(base / "out")], env, base)
         assert result.returncode == 0, result.stderr
         assert row_count(base / "out" / "dbDump.sqlite") == project.rows
@@ -262,8 +264,10 @@ def test_pull_whose_remote_side_reaches_the_accounts_process_limit_names_it(
                                  SYNCO_SHIM_CONTAINER_LIMITS=json.dumps({"NPROC": 3}))
         for path in [root, *root.rglob("*")]:
             path.chmod(0o777 if path.is_dir() else 0o666)
-        # Sticky, as /tmp: a temporary folder anyone may rearrange is refused (test_remote_temp_folder.py).
+        # Sticky, as /tmp: a temporary folder anyone may rearrange, or one inside such a folder, is refused
+        # (test_remote_temp_folder.py).
         Path(env["TMPDIR"]).chmod(0o1777)
+        root.chmod(0o1777)
         result = run_synco(["pull", f"docker://web{project.root}", "--target", str(base / "out")], env, base)
         assert result.returncode == 1
         last = result.stderr.strip().splitlines()[-1]
