@@ -36,9 +36,9 @@ from typing import Any, Literal
 from synco_core.engines import crashpoints, default_files
 from synco_core.engines.default_files import BACKUP_SUFFIX, carry_over
 from synco_core.errors import SyncoError
-from synco_core.fsutil import create_fresh, safe_relative_path
+from synco_core.fsutil import create_fresh
 from synco_core.install import owned
-from synco_core.install.state import read_json_file
+from synco_core.install.state import read_json_file, record_path
 from synco_core.nospace import NO_SPACE_ERRNOS, no_space
 from synco_core.recordversion import RECORD_VERSION, damaged, listed_texts, record_version
 from synco_core.trees import remove_tree
@@ -217,14 +217,13 @@ def _step_json(step: JournalStep, project_dir: Path) -> dict[str, Any]:
             "parkedDone": step.parked_done, "swapBegun": step.swap_begun}
 
 
-def _path(value: object, project_dir: Path, journal: Path) -> Path | None:
+def _path(entry: dict[str, Any], key: str, index: int, project_dir: Path, journal: Path) -> Path | None:
+    value = entry.get(key, "")
     if value == "":
         return None
     if not isinstance(value, str):
         raise damaged(journal, "install journal")
-    if Path(value).is_absolute():
-        return Path(value)
-    return project_dir.joinpath(*safe_relative_path(value).parts)
+    return record_path(value, project_dir, journal, f"steps[{index}].{key}")
 
 
 def read_journal(project_dir: Path) -> InstallJournal | None:
@@ -238,19 +237,19 @@ def read_journal(project_dir: Path) -> InstallJournal | None:
         raise damaged(file, "install journal")
     record_version(data, file, "install journal", JOURNAL_VERSION)
     steps = []
-    for entry in data["steps"]:
+    for index, entry in enumerate(data["steps"]):
         if (not isinstance(entry, dict) or entry.get("kind") not in ("database", "files")
                 or entry.get("state") not in ("started", "done", "undoing", "undone")
                 or not isinstance(entry.get("name"), str)):
             raise damaged(file, "install journal")
         steps.append(JournalStep(kind=entry["kind"], name=entry["name"], state=entry["state"],
-                                 path=_path(entry.get("path", ""), project_dir, file),
-                                 backup=_path(entry.get("backup", ""), project_dir, file),
+                                 path=_path(entry, "path", index, project_dir, file),
+                                 backup=_path(entry, "backup", index, project_dir, file),
                                  existed=bool(entry.get("existed")),
                                  kept=listed_texts(entry.get("kept"), str(damaged(file, "install journal"))),
-                                 created_from=_path(entry.get("createdFrom", ""), project_dir, file),
+                                 created_from=_path(entry, "createdFrom", index, project_dir, file),
                                  created=entry.get("created") is True, in_place=entry.get("inPlace") is True,
-                                 parked=_path(entry.get("parked", ""), project_dir, file),
+                                 parked=_path(entry, "parked", index, project_dir, file),
                                  parked_note=entry.get("parkedNote") is True,
                                  parked_done=entry.get("parkedDone") is True,
                                  swap_begun=entry.get("swapBegun", True) is True))
@@ -483,17 +482,20 @@ def _drop_discard(path: Path, discard: Path, manifest: owned.Manifest | None, fi
 
 
 def recover(project_dir: Path, undo_database: Callable[[JournalStep, bool], None],
-            forget: Callable[[Path], None]) -> str | None:
+            forget: Callable[[Path], None], check: Callable[[InstallJournal], None] | None = None) -> str | None:
     """Put back what an unfinished install in ``project_dir`` replaced; one line saying so, None without one.
 
     ``undo_database(step, tolerate_nothing)`` rolls a database step back through its engine
     (``tolerate_nothing``: the engine may have nothing to roll back, the step having been killed before its
     swap); ``forget`` drops the install record. Raises a :class:`SyncoError` naming what could not be put
-    back, leaving the journal for the next run.
+    back, leaving the journal for the next run. ``check`` refuses a journal naming places that are not the
+    project's own (:mod:`synco_core.install.recordcheck`) before anything is put back.
     """
     journal = read_journal(project_dir)
     if journal is None:
         return None
+    if check is not None:
+        check(journal)
     forget_given_up(journal, forget)
     undo_steps(journal, undo_database)
     journal.close()

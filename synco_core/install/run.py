@@ -60,6 +60,7 @@ from synco_core.install.plan import (
     plan_install,
     warn_outside_dump,
 )
+from synco_core.install.recordcheck import check_journal, check_state, set_folders
 from synco_core.install.requirements import NOTHING_CHANGED, check_requirements
 from synco_core.install.state import (
     InstallState,
@@ -152,7 +153,12 @@ def database_undoer(framework: Framework, manager: SyncoPluginManager) -> Callab
 def recover_interrupted(framework: Framework, manager: SyncoPluginManager | None = None) -> str | None:
     """Put the project back as it was before an install that was killed; the one line saying so, or None."""
     manager = manager or get_plugin_manager()
-    return recover(framework.project_dir, database_undoer(framework, manager), forget_state)
+    known = manager
+
+    def check(journal: InstallJournal) -> None:
+        check_journal(journal, set_folders(framework, known))
+
+    return recover(framework.project_dir, database_undoer(framework, manager), forget_state, check)
 
 
 def run_install(
@@ -197,7 +203,7 @@ def run_install(
 
     report = InstallReport()
     if earlier is None:
-        earlier = earlier_record(framework.project_dir)
+        earlier = earlier_record(framework, manager)
     journal = installed_database.journal if installed_database is not None else None
     undo = _Undo(journal=journal or InstallJournal(framework.project_dir, plan.received.session))
     # The last install's record (and the kept copies it names) stays until this install is recorded in its
@@ -479,11 +485,14 @@ def _undo(undo: _Undo, framework: Framework, manager: SyncoPluginManager) -> Non
     undo.journal.close()
 
 
-def earlier_record(project_dir: Path) -> InstallState | None:
+def earlier_record(framework: Framework, manager: SyncoPluginManager | None = None) -> InstallState | None:
     """The record of the last install, for the kept copies it names (None when there is none, or it is
-    unreadable: the install that starts gives it up either way)."""
+    unreadable or names places not the project's own: the install that starts gives it up either way)."""
     try:
-        return read_state(project_dir)
+        state = read_state(framework.project_dir)
+        if state is not None:
+            check_state(state, framework, set_folders(framework, manager or get_plugin_manager()))
+        return state
     except ConfigError as exc:
         log.debug("%s", exc)
         return None
@@ -530,6 +539,7 @@ def _rollback_install(framework: Framework, *, yes: bool, confirm: Callable[[str
     state = read_state(framework.project_dir)
     if state is None:
         return None
+    check_state(state, framework, set_folders(framework, manager))
     if state.database and framework.database is None:
         raise ConfigError("the last install replaced a database, but the local project has none configured now")
     # The default database first, then the named ones the install replaced (``dbDump-<name>``).

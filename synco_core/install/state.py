@@ -19,7 +19,7 @@ from typing import Any, Literal
 from synco_core import hostilejson
 from synco_core.databases import DB_SET_NAME
 from synco_core.engines.default_files import BACKUP_SUFFIX, carry_over
-from synco_core.errors import ConfigError
+from synco_core.errors import ConfigError, UnsafePathError
 from synco_core.fsutil import atomic_output, safe_relative_path
 from synco_core.install import owned
 from synco_core.recordversion import RECORD_VERSION, damaged, listed_texts, record_version
@@ -173,12 +173,27 @@ def _relative(path: Path, project_dir: Path) -> str:
         return str(path)  # Installed outside the project by a plugin: kept absolute.
 
 
-def _resolve(value: object, project_dir: Path, state_file: Path) -> Path:
-    if not isinstance(value, str) or not value:
-        raise damaged(state_file, "install record")
+def refused_field(file: Path, field: str, why: str) -> ConfigError:
+    """The one line refusing a record or journal found in the project whose ``field`` names what it must not."""
+    return ConfigError(f"{file}: refusing its field {field}: {why}; nothing was changed (remove {file.name} if "
+                       "you did not make it)")
+
+
+def record_path(value: str, project_dir: Path, file: Path, field: str) -> Path:
+    """A path as a record names it: absolute (a set folder that is a link out of the project, judged by
+    :mod:`synco_core.install.recordcheck`) or relative to the project, never leaving it by ``..``."""
     if Path(value).is_absolute():
         return Path(value)
-    return project_dir.joinpath(*safe_relative_path(value).parts)
+    try:
+        return project_dir.joinpath(*safe_relative_path(value).parts)
+    except UnsafePathError as exc:
+        raise refused_field(file, field, str(exc)) from None
+
+
+def _resolve(value: object, project_dir: Path, state_file: Path, field: str) -> Path:
+    if not isinstance(value, str) or not value:
+        raise damaged(state_file, "install record")
+    return record_path(value, project_dir, state_file, field)
 
 
 def write_state(state: InstallState) -> None:
@@ -227,12 +242,12 @@ def read_state(project_dir: Path) -> InstallState | None:
         raise damaged(state_file, "install record")
     record_version(data, state_file, "install record")
     folders = []
-    for entry in data["folders"]:
+    for index, entry in enumerate(data["folders"]):
         if not isinstance(entry, dict):
             raise damaged(state_file, "install record")
         folders.append(ReplacedFolder(
-            path=_resolve(entry.get("path"), project_dir, state_file),
-            backup=_resolve(entry.get("backup"), project_dir, state_file),
+            path=_resolve(entry.get("path"), project_dir, state_file, f"folders[{index}].path"),
+            backup=_resolve(entry.get("backup"), project_dir, state_file, f"folders[{index}].backup"),
             previous=bool(entry.get("previous")),
             kept=listed_texts(entry.get("kept"), str(damaged(state_file, "install record"))),
         ))
@@ -245,13 +260,14 @@ def read_state(project_dir: Path) -> InstallState | None:
     listed = data.get("left") or []
     if not isinstance(listed, list):
         raise damaged(state_file, "install record")
-    for entry in listed:
+    for index, entry in enumerate(listed):
         if not isinstance(entry, dict) or entry.get("kind") not in ("folder", "database") or not isinstance(
                 entry.get("name"), str):
             raise damaged(state_file, "install record")
         name = entry.get("name")
-        left.append(LeftKept(entry["kind"], str(_resolve(name, project_dir, state_file)) if entry["kind"] == "folder"
-                             else str(name)))
+        place = f"left[{index}].name"
+        left.append(LeftKept(entry["kind"], str(_resolve(name, project_dir, state_file, place))
+                             if entry["kind"] == "folder" else str(name)))
     return InstallState(project_dir, str(data.get("session") or ""), str(data.get("database") or ""), folders,
                         named_databases=named, created_databases=created, left=left)
 

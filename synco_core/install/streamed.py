@@ -302,7 +302,7 @@ class ReceiveInstall:
         self.database: EarlyDatabaseInstall | None = None
         # The last install's record: the kept copies it names that this install leaves as they are are named
         # again in the new one.
-        self.earlier = earlier_record(project_dir)
+        self.earlier = earlier_record(self.framework, manager)
 
     def check_databases(self, set_names: tuple[str, ...] | list[str]) -> None:
         """Check every named database among ``set_names`` as the default one is checked: on this machine,
