@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 #: At most this many hosts are published (a network of thousands of sites on hosts of their own is named in
 #: the warning by count beyond the first ones).
 MAX_HOSTS = 10_000
+#: A host name is at most 253 characters (RFC 1035); a port and brackets fit in the rest.
+MAX_HOST_LENGTH = 262
 
 
 def _path(url: str) -> str:
@@ -55,7 +57,8 @@ def published(framework: Framework, home: str) -> dict[str, str]:
         with connect_with_engine(database) as reader:
             for (domain,) in reader.rows(f"SELECT DISTINCT domain FROM {table}"):
                 text = (domain.decode("utf-8", "replace") if isinstance(domain, bytes) else str(domain)).strip().lower()
-                if text and text != main and " " not in text and len(hosts) < MAX_HOSTS:
+                if (text and text != main and " " not in text and len(text) <= MAX_HOST_LENGTH
+                        and len(hosts) < MAX_HOSTS):
                     hosts.add(text)
     except (DatabaseError, ConfigError) as exc:
         log.warning("the sites of the WordPress network could not be read from %s (%s): only the main site's URLs "
@@ -90,7 +93,14 @@ def site_pairs(source: Mapping[str, str], home: str, local_home: str) -> list[tu
     local_base = _base(local_host)
     pairs: list[tuple[str, str]] = []
     unmapped: list[str] = []
-    for host in (source.get("network_hosts") or "").split():
+    hosts = (source.get("network_hosts") or "").split()
+    if len(hosts) > MAX_HOSTS:
+        raise ConfigError(f"the session's network_hosts names {len(hosts)} WordPress network sites, more than the "
+                          f"{MAX_HOSTS} serve publishes; refusing it")
+    for host in hosts:
+        if len(host) > MAX_HOST_LENGTH:
+            raise ConfigError(f"the session's network_hosts holds a host of {len(host)} characters, more than "
+                              f"{MAX_HOST_LENGTH}; refusing it")
         if host.endswith("." + base) and not _is_address(new.hostname or ""):
             pairs.append((f"{old.scheme}://{host}", f"{new.scheme}://{host[:-len(base)]}{local_base}"))
         elif host != old.netloc.lower():

@@ -77,16 +77,44 @@ def _host_spellings(host: str) -> list[bytes]:
     return list(dict.fromkeys([host.encode(), encoded, _lower_escapes(encoded)]))
 
 
-def _alternatives(forms: dict[bytes, bytes], encoded: set[bytes]) -> re.Pattern[bytes] | None:
-    """One pattern for ``forms``, each with its own guards, the longest first: alternation takes the first that
-    matches, and a scheme-less form must not match inside a URL that has a scheme (the lookbehind) or another
-    scheme (ftp://)."""
-    alternatives = []
-    for form in sorted(forms, key=len, reverse=True):
-        guard = _NO_SCHEME_BEFORE if form.startswith((b"//", b"\\/", b"%2F", b"%2f")) else b""
-        end = _CONTINUES_ENCODED if form in encoded else _CONTINUES
-        alternatives.append(guard + re.escape(form) + end)
-    return re.compile(b"|".join(alternatives)) if alternatives else None
+#: The prefixes every form starts with: a scheme and ``//``, or ``//`` alone, as written, JSON-escaped and
+#: URL-encoded (upper or lower case hexadecimal). No two of them match at one place.
+_PREFIX = re.compile(rb"https?:(?://|\\/\\/)|https?%3A%2F%2F|https?%3a%2f%2f|//|\\/\\/|%2F%2F|%2f%2f")
+_SCHEMELESS = (b"//", b"\\/", b"%2F", b"%2f")
+_GUARD = re.compile(_NO_SCHEME_BEFORE)
+_ENDS = re.compile(_CONTINUES)
+_ENDS_ENCODED = re.compile(_CONTINUES_ENCODED)
+
+
+def _fewest_needles(needles: Iterable[bytes]) -> tuple[bytes, ...]:
+    """``needles`` without those that hold another one after a dot (``shop.example.com`` holds ``example.com``),
+    and those below one domain (two labels or more) that several share reduced to it: a value holding the longer
+    one holds the shorter, so the shorter finds every value the longer would. The engines search every statement
+    for each needle: a network's thousands of site hosts would cost thousands of searches per statement."""
+    listed = list(needles)
+    parents: dict[bytes, int] = {}
+    for needle in listed:
+        parent = _parent(needle)
+        if parent is not None:
+            parents[parent] = parents.get(parent, 0) + 1
+    reduced = dict.fromkeys(parent if parent is not None and parents[parent] > 1 else needle
+                            for needle in listed for parent in [_parent(needle)])
+    kept = [needle for needle in reduced if not any(suffix in reduced for suffix in _dot_suffixes(needle))]
+    return tuple(kept)
+
+
+def _parent(needle: bytes) -> bytes | None:
+    """``needle`` without its first label, when what is left is still a domain of two labels or more."""
+    _, dot, rest = needle.partition(b".")
+    return rest if dot and b"." in rest.split(b"%", 1)[0].split(b":", 1)[0] else None
+
+
+def _dot_suffixes(needle: bytes) -> Iterable[bytes]:
+    """Every proper part of ``needle`` after one of its dots."""
+    at = needle.find(b".")
+    while at != -1:
+        yield needle[at + 1:]
+        at = needle.find(b".", at + 1)
 
 
 class UrlReplacer:
@@ -116,87 +144,93 @@ class UrlReplacer:
             self.hosts.setdefault(host_of(old).encode(), host_of(new).encode())
         self.mapping = {k: v for k, v in self.mapping.items() if k != v}
         self.hosts = {k: v for k, v in self.hosts.items() if k != v}
-        self.pattern = _alternatives(self.mapping, self.encoded)
+        #: Per prefix a form starts with (``https://``, ``\\/\\/``, ``%2F%2F`` ...): what follows it in each form (its
+        #: URL without the scheme) to that form, and those lengths, longest first. A match is looked up where a prefix
+        #: starts, one dict lookup per length: a network's thousands of sites cost no more per value than one, where
+        #: a regular expression of alternatives (or a search per host) costs as many tries as there are forms.
+        self.by_prefix: dict[bytes, tuple[dict[bytes, bytes], tuple[int, ...]]] = {}
+        rests: dict[bytes, dict[bytes, bytes]] = {}
+        for form in self.mapping:
+            starts = _PREFIX.match(form)
+            assert starts is not None, form  # Every form is built from one of those prefixes.
+            rests.setdefault(starts.group(0), {})[form[starts.end():]] = form
+        for prefix, forms in rests.items():
+            self.by_prefix[prefix] = (forms, tuple(sorted({len(rest) for rest in forms}, reverse=True)))
         #: What a value must contain to need this replacer: every form holds its host, as written or (a host with
-        #: a port) URL-encoded.
+        #: a port) URL-encoded; a host below another one's domain holds that one too (see :func:`_fewest_needles`).
         changed = [host_of(old) for old, new in pairs if old.rstrip("/") != new.rstrip("/")]
-        self.needles = tuple(dict.fromkeys(needle for host in changed for needle in _host_spellings(host)))
-        #: Per host spelling (a needle): (bytes from a form's start to the host, the forms that hold it that far
-        #: in), the farthest first, so that a match is looked for only where one can start and only among the forms
-        #: that fit there. A network's site hosts each get theirs.
-        self.at_offsets: list[tuple[bytes, list[tuple[int, re.Pattern[bytes]]]]] = []
-        for needle in self.needles:
-            offsets: dict[int, dict[bytes, bytes]] = {}
-            for form, replacement in self.mapping.items():
-                if needle in form:
-                    offsets.setdefault(form.find(needle), {})[form] = replacement
-            self.at_offsets.append((needle, [(offset, pattern) for offset in sorted(offsets, reverse=True)
-                                             if (pattern := _alternatives(offsets[offset], self.encoded)) is not None]))
+        self.needles = _fewest_needles(dict.fromkeys(needle for host in changed for needle in _host_spellings(host)))
+        #: The longest form: a match starts at most this far before a needle it holds.
+        self.longest = max(map(len, self.mapping), default=0)
         self._warned_deep = False
 
     def __bool__(self) -> bool:
         return bool(self.needles and (self.mapping or self.hosts))
 
     def plain(self, value: bytes) -> bytes:
-        """``value`` as text: every old URL form replaced, and a value that is exactly an old host."""
+        """``value`` as text: every old URL form replaced, and a value that is exactly an old host.
+
+        As one alternation of every form would: the leftmost match, the longest there, then on after it."""
         if value in self.hosts:
             return self.hosts[value]
-        if self.pattern is None:
+        if not self.by_prefix:
             return value
-        # Every form holds its host a few bytes after its start, so the patterns are tried only there: a regular
-        # expression of alternatives scanning a long post body position by position costs ten times more (fifty
-        # with a network's several hosts).
-        if len(self.at_offsets) == 1:
-            return self._one_host(value, *self.at_offsets[0])
-        found: list[tuple[int, int, bytes]] = []
-        for needle, offsets in self.at_offsets:
-            search = 0
-            while (at := value.find(needle, search)) != -1:
-                for offset, pattern in offsets:
-                    start = at - offset
-                    match = pattern.match(value, start) if start >= 0 else None
-                    if match is not None and match.end() > at:
-                        found.append((start, -match.end(), match.group(0)))
-                        break
-                search = at + 1
-        if not found:
-            return value
-        # As one alternation would: the leftmost match, the longest there, then on after it.
         pieces: list[bytes] = []
         done = 0
-        for start, negative_end, form in sorted(found):
-            if start < done:
-                continue
-            pieces += [value[done:start], self.mapping[form]]
-            done = -negative_end
-        pieces.append(value[done:])
-        return b"".join(pieces)
-
-    def _one_host(self, value: bytes, host: bytes, offsets: list[tuple[int, re.Pattern[bytes]]]) -> bytes:
-        pieces: list[bytes] = []
-        done = search = 0
-        while True:
-            found = value.find(host, search)
-            if found == -1:
-                break
-            match = None
-            for offset, pattern in offsets:
-                start = found - offset
+        for first, last in self._windows(value):
+            search = max(first, done)
+            # Searched again from the next byte, not after the prefix: prefixes overlap (``///host``: a form may
+            # start at the second slash).
+            while (found := _PREFIX.search(value, search)) is not None and found.start() <= last:
+                start = search = found.start()
+                search += 1
                 if start < done:
                     continue
-                match = pattern.match(value, start)
-                if match is not None and match.end() > found:
-                    break
-                match = None
-            if match is None:
-                search = found + 1
-                continue
-            pieces += [value[done:match.start()], self.mapping[match.group(0)]]
-            done = search = match.end()
+                form = self._form_at(value, start, found.group(0))
+                if form is not None:
+                    pieces += [value[done:start], self.mapping[form]]
+                    done = search = start + len(form)
         if not pieces:
             return value
         pieces.append(value[done:])
         return b"".join(pieces)
+
+    def _windows(self, value: bytes) -> list[tuple[int, int]]:
+        """Where a form may start in ``value`` (first and last place, in order, merged): every form holds a needle
+        at most :attr:`longest` bytes from its start, so only the bytes before each needle found are looked at (a
+        long post body is searched for the needles at C speed, not byte by byte for prefixes)."""
+        found: list[int] = []
+        for needle in self.needles:
+            at = value.find(needle)
+            while at != -1:
+                found.append(at)
+                at = value.find(needle, at + 1)
+        windows: list[tuple[int, int]] = []
+        for at in sorted(found):
+            first = max(0, at - self.longest)
+            if windows and first <= windows[-1][1] + 1:
+                windows[-1] = (windows[-1][0], at)
+            else:
+                windows.append((first, at))
+        return windows
+
+    def _form_at(self, value: bytes, start: int, prefix: bytes) -> bytes | None:
+        """The longest form that matches at ``start`` (where ``prefix`` is), guards included; None without one."""
+        group = self.by_prefix.get(prefix)
+        if group is None:
+            return None
+        if prefix.startswith(_SCHEMELESS) and _GUARD.match(value, start) is None:
+            return None
+        forms, lengths = group
+        after = start + len(prefix)
+        for length in lengths:
+            form = forms.get(value[after:after + length])
+            if form is None:
+                continue
+            end = _ENDS_ENCODED if form in self.encoded else _ENDS
+            if end.match(value, after + length) is not None:
+                return form
+        return None
 
     def __call__(self, value: bytes) -> bytes:
         """The rewrite of one database value (serialized data walked, anything else as text)."""
