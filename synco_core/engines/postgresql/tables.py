@@ -30,6 +30,17 @@ from synco_core.engines.postgresql.catalog import USER_SCHEMA, Column, Quoter, S
 from synco_core.engines.postgresql.objects import Key, Node, SchemaObject, options_clause
 
 
+def with_index_options(definition: str, options: list[str]) -> str:
+    """A primary key's or unique constraint's definition (``pg_get_constraintdef``) with its index's storage
+    parameters: ``WITH (...)`` comes before the ``DEFERRABLE`` and ``INITIALLY DEFERRED`` the server ends
+    the definition with, which are the only words it may write after the column lists."""
+    tail = ""
+    for word in (" INITIALLY DEFERRED", " DEFERRABLE"):
+        if definition.endswith(word):
+            definition, tail = definition[:-len(word)], word + tail
+    return f"{definition} WITH ({', '.join(options)}){tail}"
+
+
 def in_tablespace(tablespace: str | None, statements: str) -> str:
     """``statements`` run with ``default_tablespace`` set to ``tablespace`` when the loading server has it."""
     if not tablespace:
@@ -237,11 +248,13 @@ def read_keys(conn: psycopg.Connection[Any], q: Quoter, tables: list[Table], ski
     inherited = {parent for t in tables for parent in t.inherits}
     keys: list[tuple[Any, Node, str]] = []
     foreign: list[tuple[Any, str, tuple[int, int]]] = []
-    for oid, relid, conname, contype, definition, is_local, has_parent, tablespace, refers in fetch(conn, """
+    for oid, relid, conname, contype, definition, is_local, has_parent, tablespace, refers, index_options in fetch(
+            conn, """
             SELECT con.oid, con.conrelid, con.conname, con.contype, pg_catalog.pg_get_constraintdef(con.oid),
                    con.conislocal, con.conparentid <> 0,
                    (SELECT ts.spcname FROM pg_catalog.pg_class ic JOIN pg_catalog.pg_tablespace ts
-                    ON ts.oid = ic.reltablespace WHERE ic.oid = con.conindid), con.confrelid
+                    ON ts.oid = ic.reltablespace WHERE ic.oid = con.conindid), con.confrelid,
+                   (SELECT ic.reloptions::text[] FROM pg_catalog.pg_class ic WHERE ic.oid = con.conindid)
             FROM pg_catalog.pg_constraint con
             WHERE con.conrelid = ANY(%s) AND con.contype IN ('p', 'u', 'c', 'x', 'f')
             ORDER BY con.conname""", (list(by_oid),)):
@@ -262,6 +275,10 @@ def read_keys(conn: psycopg.Connection[Any], q: Quoter, tables: list[Table], ski
         only = "" if (table.kind == "p" and contype in ("c", "f")) or (contype == "c" and relid in inherited) \
             else "ONLY "
         keyword = "FOREIGN TABLE" if table.kind == "f" else "TABLE"
+        if contype in ("p", "u") and index_options:
+            # The server prints an exclusion constraint's index options, but not a key's (pg_dump adds them
+            # itself too): without them the key's index came back with the default parameters.
+            definition = with_index_options(definition, index_options)
         statement = f"ALTER {keyword} {only}{table_name}\n    ADD CONSTRAINT {q(conname)} {definition};\n"
         statement = in_tablespace(tablespace, statement)
         if contype == "f":

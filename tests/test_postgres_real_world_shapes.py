@@ -1,0 +1,65 @@
+"""Shapes of public PostgreSQL databases no one here wrote (GitLab's and Discourse's schemas, AdventureWorks,
+the airlines demo, MusicBrainz, osm2pgsql), each put through synco's dump and load: ``pg_dump --schema-only``
+must not tell the copy from the source, and every table's rows must hash alike."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import psycopg
+import pytest
+from test_postgres_support import fingerprints, schema_dump, sequences
+
+from synco_core.dburl import parse_database_url
+from synco_core.engines.postgresql import installer
+from synco_core.engines.postgresql.dumper import PostgresDumper
+from synco_core.testing.services import postgres_url_for
+from synco_core.values import DumpOptions, InstallOptions
+
+pytestmark = pytest.mark.postgres
+
+
+def round_trip(source_sql: str, postgres_database_factory: Callable[[], str]) -> tuple[str, str, bytes]:
+    """(source, target, dump): ``source_sql`` run in a new database, dumped and installed into another."""
+    source, target = postgres_database_factory(), postgres_database_factory()
+    with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
+        conn.execute(source_sql)
+    out = io.BytesIO()
+    result = PostgresDumper(parse_database_url(postgres_url_for(source)), DumpOptions(owners=True)).dump(out)
+    installer.install(parse_database_url(postgres_url_for(target)), io.BytesIO(out.getvalue()),
+                      InstallOptions(yes=True, manifest=result.tables))
+    return source, target, out.getvalue()
+
+
+def assert_same(source: str, target: str) -> None:
+    assert schema_dump(target) == schema_dump(source)
+    assert fingerprints(postgres_url_for(target)) == fingerprints(postgres_url_for(source))
+    assert sequences(postgres_url_for(target)) == sequences(postgres_url_for(source))
+
+
+def test_the_storage_parameters_of_a_keys_index_are_kept(postgres_database_factory: Callable[[], str]) -> None:
+    """A primary key or unique constraint made ``WITH (fillfactor = ...)`` (GitLab's and Discourse's hot
+    tables) keeps its index's parameters, on a plain table, a partition and beside INCLUDE or NULLS NOT
+    DISTINCT, as an exclusion constraint does: the server prints them for neither key kind."""
+    source, target, _ = round_trip("""
+        CREATE EXTENSION btree_gist;
+        CREATE TABLE keyed (a integer, b text, c integer,
+            CONSTRAINT keyed_pk PRIMARY KEY (a) INCLUDE (b) WITH (fillfactor = 50),
+            CONSTRAINT keyed_c UNIQUE NULLS NOT DISTINCT (c) WITH (fillfactor = 70, deduplicate_items = off),
+            CONSTRAINT keyed_b UNIQUE (b, c) WITH (deduplicate_items = off) DEFERRABLE INITIALLY DEFERRED,
+            CONSTRAINT keyed_x EXCLUDE USING gist (c WITH =) WITH (buffering = on, fillfactor = 80) DEFERRABLE);
+        CREATE TABLE parted (id integer, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+        CREATE TABLE parted_2024 (id integer, at date, CONSTRAINT parted_2024_own PRIMARY KEY (id, at)
+                                  WITH (fillfactor = 60));
+        ALTER TABLE parted ATTACH PARTITION parted_2024 FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+        CREATE TABLE parted_rest PARTITION OF parted DEFAULT;
+        ALTER INDEX parted_rest_pkey SET (fillfactor = 30);
+        INSERT INTO keyed VALUES (1, 'x', 1), (2, 'y', NULL);
+        INSERT INTO parted VALUES (1, '2024-05-01'), (2, '2030-01-01');""", postgres_database_factory)
+    assert_same(source, target)
+    options = "SELECT relname, reloptions FROM pg_class WHERE relkind IN ('i', 'I') AND reloptions IS NOT NULL " \
+              "ORDER BY 1"
+    with psycopg.connect(postgres_url_for(target)) as conn:
+        assert [name for name, _ in conn.execute(options)] == [
+            "keyed_b", "keyed_c", "keyed_pk", "keyed_x", "parted_2024_own", "parted_rest_pkey"]
