@@ -22,7 +22,7 @@ import psycopg
 from psycopg import pq
 
 from synco_core import dumpprogress
-from synco_core.engines.postgresql import copychecks, rawtext, searchpaths
+from synco_core.engines.postgresql import copychecks, rawtext, searchpaths, xmltext
 from synco_core.engines.postgresql.catalog import Quoter, Table, fetch, literal
 from synco_core.engines.postgresql.connection import drain_results, one_line, result_error
 from synco_core.engines.postgresql.exclusions import ExclusionChecks
@@ -218,6 +218,7 @@ class DataPlanner:
         # Tables whose rows are read together with other tables' rows (partitioned and INHERITS parents).
         ancestors = {oid for table in tables for oid in lineage(table)[1:]}
         plans: dict[int, DataPlan] = {}
+        xml = xmltext.xml_columns(self.conn, [t.oid for t in tables if t.kind == "r"])
         #: Tables whose rows the dump leaves out or filters, and what does it; the rules of each table.
         filtered: dict[int, str] = {}
         rewritten: dict[int, dict[str, SanitizeRule]] = {}
@@ -239,9 +240,12 @@ class DataPlanner:
             condition = where[condition_of] if condition_of is not None else None
             keep_of = next((oid for oid in chain if oid in newest), None)
             keep = newest[keep_of] if keep_of is not None else None
+            stored = xml.get(table.oid, set())
             if not table_rules and condition is None and keep is None:
-                plan = DataPlan(columns, "", [], False, [q(c) for c in columns], f"FROM ONLY {name}")
-                plan.query = f"COPY {name}{plan.column_list(q)} TO STDOUT"
+                plan = DataPlan(columns, "", [], False, [xmltext.as_stored(q, c) if c in stored else q(c)
+                                                         for c in columns], f"FROM ONLY {name}")
+                plan.query = f"COPY {name}{plan.column_list(q)} TO STDOUT" if not stored \
+                    else f"COPY (SELECT {', '.join(plan.select)} {plan.rest}) TO STDOUT"
                 plans[table.oid] = plan
                 continue
             select = []
@@ -303,6 +307,9 @@ class DataPlanner:
                     if not refused(exc):
                         raise
                     raise refused_rules(table, sanitised, condition, exc) from exc
+            # The checks above read the values in their own types; the copy reads XML as it is stored.
+            select = [item if c not in stored else xmltext.as_stored(q, c, sanitised[c][1] if c in sanitised else None)
+                      for c, item in zip(columns, select, strict=True)]
             plans[table.oid] = DataPlan(columns, f"COPY (SELECT {', '.join(select)} {query}) TO STDOUT", applied,
                                         False, select, query, frozenset(table_rules) & set(columns))
         rows: dict[int, str | None] = {oid: None if plan.excluded else f"(SELECT {', '.join(plan.select)} {plan.rest})"

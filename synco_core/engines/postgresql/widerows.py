@@ -100,7 +100,9 @@ def read_columns(conn: psycopg.Connection[Any], oid: int, names: list[str]) -> l
     rows = fetch(conn, """
         SELECT a.attname, t.typlen, t.typoutput::pg_catalog.regproc::text,
                t.typoutput = 'pg_catalog.byteaout'::pg_catalog.regproc,
-               t.typoutput IN ('pg_catalog.textout'::pg_catalog.regproc, 'pg_catalog.varcharout'::pg_catalog.regproc)
+               -- The plan reads XML as its stored text (.xmltext).
+               t.typoutput IN ('pg_catalog.textout'::pg_catalog.regproc, 'pg_catalog.varcharout'::pg_catalog.regproc,
+                               'pg_catalog.xml_out'::pg_catalog.regproc)
         FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
         WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped""", (oid,))
     found = {}
