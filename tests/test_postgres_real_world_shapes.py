@@ -76,15 +76,17 @@ def dump_and_install(source: str, target: str, options: DumpOptions) -> None:
 def test_xml_values_keep_their_declaration(postgres_database_factory: Callable[[], str], shaped: bool,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """An XML value stored with its ``<?xml ...?>`` declaration (AdventureWorks' documents) is stored with it
-    in the copy, in an ``xml`` column, one of a domain over a domain over ``xml``, a partition, a table read
-    through a filter or beside a sanitised column, a row too wide for one COPY message. The type's output
-    function drops the declaration, so the rows' text (and pg_dump's data) looked alike while ``doc::text``
-    told them apart."""
+    in the copy: in an ``xml`` column, one of a domain over a domain over ``xml``, arrays of them (with
+    bounds, of two dimensions, of a domain over ``xml[]``), a partition, a table read through a filter or
+    beside a sanitised column, a row too wide for one COPY message. The type's output function drops the
+    declaration, so the rows' text (and pg_dump's data) looked alike while ``doc::text`` told them apart."""
     source, target = postgres_database_factory(), postgres_database_factory()
     with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
         conn.execute("""
             CREATE DOMAIN doc AS xml; CREATE DOMAIN checked_doc AS doc CHECK (VALUE IS DOCUMENT);
-            CREATE TABLE docs (id integer PRIMARY KEY, plain xml, deep checked_doc, email text);
+            CREATE DOMAIN xml_list AS xml[];
+            CREATE TABLE docs (id integer PRIMARY KEY, plain xml, deep checked_doc, email text, arr doc[],
+                               listed xml_list);
             CREATE TABLE parted (id integer, body xml) PARTITION BY LIST (id);
             CREATE TABLE parted_1 PARTITION OF parted FOR VALUES IN (1, 2, 3, 4);
             INSERT INTO docs VALUES
@@ -93,8 +95,11 @@ def test_xml_values_keep_their_declaration(postgres_database_factory: Callable[[
                 (2, '<?xml version="1.0" encoding="ISO-8859-1"?><r/>', '<?xml version="1.0" standalone="yes"?><s/>',
                  'b@example.org'),
                 (3, 'no declaration <b>mixed</b>', NULL, NULL), (4, NULL, '<s/>', NULL);
+            UPDATE docs SET arr = ARRAY[plain, deep]::doc[], listed = ARRAY[[plain], [deep]] WHERE id = 1;
+            UPDATE docs SET arr = ('[0:1]={"<?xml version=\\"1.0\\"?><a/>",NULL}')::doc[] WHERE id = 2;
             INSERT INTO docs SELECT 5, ('<?xml version="1.0" encoding="UTF-8"?><big>'
-                || string_agg(md5(i::text), '') || '</big>')::xml, NULL, NULL FROM generate_series(1, 800) i;
+                || string_agg(md5(i::text), '') || '</big>')::xml, NULL, NULL, NULL, NULL
+                FROM generate_series(1, 800) i;
             INSERT INTO parted SELECT id, plain FROM docs WHERE id < 5;""")
     rule = SanitizeRule("docs", "email", transform="email")
     options = DumpOptions(where={"docs": "id <> 4"}, sanitize=(rule,)) if shaped else DumpOptions()
@@ -110,10 +115,10 @@ def test_xml_values_keep_their_declaration(postgres_database_factory: Callable[[
     monkeypatch.setattr(widerows, "CHUNK", 1000)
     dump_and_install(source, target, options)
     assert len(wide) == 1
-    stored = "SELECT 'docs', id, plain::text, deep::text FROM docs UNION ALL " \
-             "SELECT 'parted', id, body::text, NULL FROM parted ORDER BY 1, 2"
+    stored = "SELECT 'docs', id, plain::text, deep::text, arr::text[]::text, listed::text[]::text FROM docs " \
+             "UNION ALL SELECT 'parted', id, body::text, NULL, NULL, NULL FROM parted ORDER BY 1, 2"
     with psycopg.connect(postgres_url_for(source)) as conn:
         expected = [row for row in conn.execute(stored) if not shaped or row[:2] != ("docs", 4)]
     with psycopg.connect(postgres_url_for(target)) as conn:
         assert conn.execute(stored).fetchall() == expected
-    assert expected[0][2].startswith('<?xml version="1.0" encoding="UTF-8"?>')
+    assert expected[0][2].startswith('<?xml version="1.0" encoding="UTF-8"?>') and '?xml' in expected[1][4]

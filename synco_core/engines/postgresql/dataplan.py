@@ -240,9 +240,9 @@ class DataPlanner:
             condition = where[condition_of] if condition_of is not None else None
             keep_of = next((oid for oid in chain if oid in newest), None)
             keep = newest[keep_of] if keep_of is not None else None
-            stored = xml.get(table.oid, set())
+            stored = xml.get(table.oid, {})
             if not table_rules and condition is None and keep is None:
-                plan = DataPlan(columns, "", [], False, [xmltext.as_stored(q, c) if c in stored else q(c)
+                plan = DataPlan(columns, "", [], False, [xmltext.as_stored(q, c, stored[c]) if c in stored else q(c)
                                                          for c in columns], f"FROM ONLY {name}")
                 plan.query = f"COPY {name}{plan.column_list(q)} TO STDOUT" if not stored \
                     else f"COPY (SELECT {', '.join(plan.select)} {plan.rest}) TO STDOUT"
@@ -308,7 +308,8 @@ class DataPlanner:
                         raise
                     raise refused_rules(table, sanitised, condition, exc) from exc
             # The checks above read the values in their own types; the copy reads XML as it is stored.
-            select = [item if c not in stored else xmltext.as_stored(q, c, sanitised[c][1] if c in sanitised else None)
+            select = [item if c not in stored else
+                      xmltext.as_stored(q, c, stored[c], sanitised[c][1] if c in sanitised else None)
                       for c, item in zip(columns, select, strict=True)]
             plans[table.oid] = DataPlan(columns, f"COPY (SELECT {', '.join(select)} {query}) TO STDOUT", applied,
                                         False, select, query, frozenset(table_rules) & set(columns))
