@@ -122,3 +122,41 @@ def test_xml_values_keep_their_declaration(postgres_database_factory: Callable[[
     with psycopg.connect(postgres_url_for(target)) as conn:
         assert conn.execute(stored).fetchall() == expected
     assert expected[0][2].startswith('<?xml version="1.0" encoding="UTF-8"?>') and '?xml' in expected[1][4]
+
+
+@pytest.mark.parametrize("owners", [False, True], ids=["by_the_loader", "as_their_owners"])
+def test_materialized_views_are_filled_under_the_sources_time_zone_and_styles(
+        postgres_database_factory: Callable[[], str], owners: bool) -> None:
+    """A materialized view whose rows depend on the session (``at::date``, ``at::text``, ``to_char``, an
+    interval's text), in a database whose defaults are not the load's (the airlines demo's runs in
+    ``Europe/Moscow``), holds the source's rows in the copy: they were computed again under the script's
+    UTC and ISO dates, created with data or refreshed as their owners alike."""
+    source, target = postgres_database_factory(), postgres_database_factory()
+    with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
+        for setting, value in (("TimeZone", "Asia/Yakutsk"), ("DateStyle", "German, DMY"),
+                               ("IntervalStyle", "sql_standard")):
+            conn.execute(f'ALTER DATABASE "{source}" SET {setting} = \'{value}\'')
+    with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
+        conn.execute("""
+            CREATE TABLE flights (id integer PRIMARY KEY, departs timestamptz, takes interval);
+            INSERT INTO flights SELECT i, '2024-01-01 22:30:00+00'::timestamptz + i * interval '1 hour',
+                                       i * interval '1 day 1 minute' FROM generate_series(1, 5) i;
+            CREATE MATERIALIZED VIEW departures AS
+                SELECT id, departs::date AS day, departs::text AS shown, to_char(departs, 'YYYY-MM-DD HH24') AS hour,
+                       takes::text AS took
+                FROM flights;
+            CREATE MATERIALIZED VIEW later AS SELECT day, count(*) FROM departures GROUP BY day;""")
+    out = io.BytesIO()
+    result = PostgresDumper(parse_database_url(postgres_url_for(source)), DumpOptions(owners=owners)).dump(out)
+    installer.install(parse_database_url(postgres_url_for(target)), io.BytesIO(out.getvalue()),
+                      InstallOptions(yes=True, manifest=result.tables))
+    assert schema_dump(target) == schema_dump(source)
+
+    def stored(name: str) -> list[tuple[object, ...]]:
+        with psycopg.connect(postgres_url_for(name)) as conn:
+            conn.execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET IntervalStyle = 'postgres'")
+            return conn.execute("SELECT d::text, l::text FROM departures d FULL JOIN later l ON l.day = d.day "
+                                "ORDER BY 1").fetchall()
+
+    assert stored(target) == stored(source)
+    assert str(stored(target)[0][0]).startswith('(1,2024-01-02,"02.01.2024 08:30:00 +09","2024-01-02 08",')

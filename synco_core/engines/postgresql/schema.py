@@ -20,6 +20,7 @@ from synco_core.engines.postgresql import (
     operators,
     ordering,
     postdata,
+    resultsettings,
     routines,
     searchpaths,
     tables,
@@ -75,6 +76,8 @@ class Schema:
         self.conn = conn
         self.q = q
         self.registry = registry
+        #: How a materialized view's rows are computed: under the source's time zone and styles.
+        self.as_source = resultsettings.under(resultsettings.source_defaults(conn))
         self.tables = all_tables
         self.relations = relations
         #: With owners, a populated materialized view is created empty and filled by :meth:`write_matview_rows`
@@ -341,8 +344,9 @@ class Schema:
         body = relation.definition.strip().rstrip(";")
         data = "WITH DATA" if populated else "WITH NO DATA"
         settings = "".join(tables.column_settings(self.q, name, column) for column in relation.columns)
+        create = f"CREATE MATERIALIZED VIEW {name}{using}{options} AS\n{body}\n{data};\n"
         return tables.in_tablespace(relation.tablespace,
-                                    f"CREATE MATERIALIZED VIEW {name}{using}{options} AS\n{body}\n{data};\n"
+                                    (self.as_source(create) if populated else create)
                                     + settings)
 
     def _early_views(self, relations: list[Relation], selects: dict[int, str]) -> None:
@@ -356,7 +360,7 @@ class Schema:
             if relation.kind == "m":
                 part = SchemaObject(view.key, earlyviews.EMPTY_MATVIEW, view.keyword, name,
                                     self._matview(relation, populated=False))
-                view.create = f"REFRESH MATERIALIZED VIEW {name};\n" if relation.populated and (
+                view.create = self.as_source(f"REFRESH MATERIALIZED VIEW {name};\n") if relation.populated and (
                     relation.oid not in self.fill_as_owner or relation.oid in self.filled_early) else ""
             else:
                 part = SchemaObject(view.key, earlyviews.PLACEHOLDER, view.keyword, name,
@@ -464,7 +468,7 @@ class Schema:
             obj = by_node.get(node) or self.by_node[node]
             w.sql(obj.create)
             if node[0] == "view" and node[1] in self.fill_as_owner:
-                self.refreshes.append(under_path(f"REFRESH MATERIALIZED VIEW {obj.name};\n",
+                self.refreshes.append(under_path(self.as_source(f"REFRESH MATERIALIZED VIEW {obj.name};\n"),
                                                  self.operator_paths.get(node)))
             for index in self.keys.view_indexes.get(node[1], []) if node[0] == "view" else []:
                 if self.registry.kept(index.key):
