@@ -128,13 +128,14 @@ def test_xml_values_keep_their_declaration(postgres_database_factory: Callable[[
 def test_materialized_views_are_filled_under_the_sources_time_zone_and_styles(
         postgres_database_factory: Callable[[], str], owners: bool) -> None:
     """A materialized view whose rows depend on the session (``at::date``, ``at::text``, ``to_char``, an
-    interval's text), in a database whose defaults are not the load's (the airlines demo's runs in
-    ``Europe/Moscow``), holds the source's rows in the copy: they were computed again under the script's
-    UTC and ISO dates, created with data or refreshed as their owners alike."""
+    interval's text, ``to_tsvector`` of one argument), in a database whose defaults are not the load's (the
+    airlines demo's runs in ``Europe/Moscow``), holds the source's rows in the copy: they were computed again
+    under the script's UTC and ISO dates (and the loading database's text search configuration: one the
+    load replaces keeps its own settings), created with data or refreshed as their owners alike."""
     source, target = postgres_database_factory(), postgres_database_factory()
     with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
         for setting, value in (("TimeZone", "Asia/Yakutsk"), ("DateStyle", "German, DMY"),
-                               ("IntervalStyle", "sql_standard")):
+                               ("IntervalStyle", "sql_standard"), ("default_text_search_config", "pg_catalog.simple")):
             conn.execute(f'ALTER DATABASE "{source}" SET {setting} = \'{value}\'')
     with psycopg.connect(postgres_url_for(source), autocommit=True) as conn:
         conn.execute("""
@@ -143,7 +144,7 @@ def test_materialized_views_are_filled_under_the_sources_time_zone_and_styles(
                                        i * interval '1 day 1 minute' FROM generate_series(1, 5) i;
             CREATE MATERIALIZED VIEW departures AS
                 SELECT id, departs::date AS day, departs::text AS shown, to_char(departs, 'YYYY-MM-DD HH24') AS hour,
-                       takes::text AS took
+                       takes::text AS took, to_tsvector('Running ' || id) AS words
                 FROM flights;
             CREATE MATERIALIZED VIEW later AS SELECT day, count(*) FROM departures GROUP BY day;""")
     out = io.BytesIO()
@@ -160,3 +161,4 @@ def test_materialized_views_are_filled_under_the_sources_time_zone_and_styles(
 
     assert stored(target) == stored(source)
     assert str(stored(target)[0][0]).startswith('(1,2024-01-02,"02.01.2024 08:30:00 +09","2024-01-02 08",')
+    assert "'running':1" in str(stored(target)[0][0])
