@@ -19,11 +19,12 @@ from pathlib import Path
 from synco_core.testing.services import require_tool, unavailable
 
 #: kind -> (the mkfs command and its Debian package, its arguments before the image; the FUSE driver and
-#: its package, its options before the device).
+#: its package, its options before the device). exFAT and NTFS as a desktop mounts them for its user: folders
+#: 0755, not the drivers' default 0777, which receive refuses as a folder others may rearrange.
 KINDS = {
-    "exfat": (("mkfs.exfat", "exfatprogs"), [], ("mount.exfat-fuse", "exfat-fuse"), []),
+    "exfat": (("mkfs.exfat", "exfatprogs"), [], ("mount.exfat-fuse", "exfat-fuse"), ["-o", "umask=022"]),
     "fat": (("mkfs.vfat", "dosfstools"), ["-F", "32"], ("fusefat", "fusefat"), ["-o", "rw+"]),
-    "ntfs": (("mkntfs", "ntfs-3g"), ["-F", "-q", "-f"], ("ntfs-3g", "ntfs-3g"), ["-o", "windows_names"]),
+    "ntfs": (("mkntfs", "ntfs-3g"), ["-F", "-q", "-f"], ("ntfs-3g", "ntfs-3g"), ["-o", "windows_names,umask=022"]),
     # Whole seconds, as HFS+, ext3 and NFS servers exporting them keep times: ext4 with 128-byte inodes, which
     # the kernel mounts itself.
     "seconds": (("mkfs.ext4", "e2fsprogs"), ["-q", "-I", "128"], ("mount", "mount"), ["-t", "ext4"]),
