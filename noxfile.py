@@ -26,19 +26,10 @@ def install_all(session: nox.Session, *extras: str) -> None:
     session.install("-e", f".[{','.join(('test', *extras))}]", *(a for p in PLUGINS for a in ("-e", f"plugins/{p}")))
 
 
-#: The whole suite runs in one pytest-xdist worker more than the machine has cores, this many at most: most tests
-#: wait on the database servers and on the synco processes they start, and on 2 cores two workers left a core
-#: idle about a fifth of the time (two workers took the suite from 10.5 to 6 minutes when it was smaller; the
-#: third one is measured in docs/dependencies.md). More would only crowd the one MariaDB and PostgreSQL server
-#: every worker shares.
+#: The whole suite runs in this many pytest-xdist workers at most (one per core below that): most tests wait
+#: on servers and subprocesses, and on 2 cores two workers take the suite from 10.5 to 6 minutes. More would
+#: only crowd the one MariaDB and PostgreSQL server every worker shares.
 TEST_WORKERS = 4
-
-
-def test_workers() -> int:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return min(TEST_WORKERS, cores + 1)
-
-
 #: The tests' environment. PYTHONDONTWRITEBYTECODE emptied: CI images and sandboxes set it, and then every synco
 #: process a test starts (thousands in the suite) compiles synco from source again (0.45 s of CPU more for
 #: ``synco db load --help``), and every xdist worker rewrites every test module's asserts (20 s of CPU each).
@@ -49,7 +40,7 @@ TEST_ENV = {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": ""}
 def tests(session: nox.Session) -> None:
     """The whole suite: core, end-to-end and every plugin's tests, with every plugin installed."""
     install_all(session)
-    session.run("pytest", *(session.posargs or ["-q", "-n", str(test_workers())]),
+    session.run("pytest", *(session.posargs or ["-q", "-n", "auto", "--maxprocesses", str(TEST_WORKERS)]),
                 env=TEST_ENV)
 
 
