@@ -23,3 +23,16 @@ def temp_folder(tmp_path: Path, mode: int) -> Path:
                 unavailable("this user is in no group but its own, and cannot give a folder another one")
             os.chown(folder, -1, shared[0])
     return folder
+
+
+def private_folder_inside(tmp_path: Path, mode: int, how: str) -> tuple[Path, Path, Path]:
+    """(the shared folder of ``mode``, a private folder of this user's inside it, the ``TMPDIR`` to name: that
+    folder, or with ``how`` "linked" a link to it from a private place)."""
+    shared = temp_folder(tmp_path, mode)
+    folder = shared / "mine"
+    folder.mkdir(mode=0o700)
+    if how != "linked":
+        return shared, folder, folder
+    link = tmp_path / "my-tmp"
+    link.symlink_to(folder)
+    return shared, folder, link

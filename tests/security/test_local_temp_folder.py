@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from temp_folders import temp_folder
+from temp_folders import private_folder_inside, temp_folder
 
 
 def _database(tmp_path: Path) -> Path:
@@ -44,13 +44,7 @@ def test_db_dump_refuses_a_temporary_folder_others_may_rearrange(tmp_path: Path,
 
 @pytest.mark.parametrize("how", ["inside", "linked"])
 def test_db_dump_refuses_a_private_folder_inside_one_others_may_rearrange(tmp_path: Path, how: str) -> None:
-    shared = temp_folder(tmp_path, 0o777)
-    folder = shared / "mine"
-    folder.mkdir(mode=0o700)
-    tmpdir = folder
-    if how == "linked":
-        tmpdir = tmp_path / "my-tmp"
-        tmpdir.symlink_to(folder)
+    shared, folder, tmpdir = private_folder_inside(tmp_path, 0o777, how)
     database = _database(tmp_path)
     result = subprocess.run([sys.executable, "-m", "synco_core", "db", "dump", f"sqlite:///{database}", "-o",
                              str(tmp_path / "dump.sql")], capture_output=True, text=True,

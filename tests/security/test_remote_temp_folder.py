@@ -19,7 +19,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from temp_folders import temp_folder
+from temp_folders import private_folder_inside, temp_folder
 
 from synco_core.errors import ConfigError
 from synco_core.pull.bootstrap import LOADER
@@ -34,12 +34,17 @@ def _archive(tmp_path: Path) -> bytes:
     return archive.read_bytes()
 
 
+def _load(data: bytes, tmpdir: Path) -> subprocess.CompletedProcess[bytes]:
+    """The loader run as pull runs it on the server, with ``tmpdir`` as its ``TMPDIR``."""
+    return subprocess.run([sys.executable, "-c", LOADER, str(len(data)), "synco-upload-test.pyz"], input=data,
+                          capture_output=True, env={**os.environ, "TMPDIR": str(tmpdir)})
+
+
 @pytest.mark.parametrize("mode", [0o777, 0o775, 0o757])
 def test_the_loader_refuses_a_temporary_folder_others_may_rearrange(tmp_path: Path, mode: int) -> None:
     folder = temp_folder(tmp_path, mode)
     data = _archive(tmp_path)
-    result = subprocess.run([sys.executable, "-c", LOADER, str(len(data)), "synco-upload-test.pyz"], input=data,
-                            capture_output=True, env={**os.environ, "TMPDIR": str(folder)})
+    result = _load(data, folder)
     assert result.returncode == 4, result
     assert result.stdout == b"" and result.stderr.count(b"\n") == 1 and str(folder).encode() in result.stderr
     assert list(folder.iterdir()) == []
@@ -51,16 +56,9 @@ def test_the_loader_refuses_a_private_folder_inside_one_others_may_rearrange(tmp
                                                                              how: str) -> None:
     """A ``TMPDIR`` of this user's (0700), in a folder others may rearrange, or a link to one: they rename it
     away as a whole and put theirs in its place."""
-    shared = temp_folder(tmp_path, mode)
-    folder = shared / "mine"
-    folder.mkdir(mode=0o700)
-    tmpdir = folder
-    if how == "linked":
-        tmpdir = tmp_path / "my-tmp"
-        tmpdir.symlink_to(folder)
+    shared, folder, tmpdir = private_folder_inside(tmp_path, mode, how)
     data = _archive(tmp_path)
-    result = subprocess.run([sys.executable, "-c", LOADER, str(len(data)), "synco-upload-test.pyz"], input=data,
-                            capture_output=True, env={**os.environ, "TMPDIR": str(tmpdir)})
+    result = _load(data, tmpdir)
     assert result.returncode == 4, result
     assert result.stdout == b"" and result.stderr.count(b"\n") == 1 and str(shared).encode() in result.stderr
     assert list(folder.iterdir()) == []
@@ -70,8 +68,7 @@ def test_the_loader_refuses_a_private_folder_inside_one_others_may_rearrange(tmp
 def test_the_loader_runs_from_a_sticky_or_private_temporary_folder(tmp_path: Path, mode: int) -> None:
     folder = temp_folder(tmp_path, mode)
     data = _archive(tmp_path)
-    result = subprocess.run([sys.executable, "-c", LOADER, str(len(data)), "synco-upload-test.pyz"], input=data,
-                            capture_output=True, env={**os.environ, "TMPDIR": str(folder)})
+    result = _load(data, folder)
     assert result.returncode == 0 and result.stdout == b"ran\n", result
     assert list(folder.iterdir()) == []
 
@@ -108,6 +105,5 @@ def test_a_folder_writable_by_the_users_own_private_group_is_taken(tmp_path: Pat
     os.chown(folder, -1, os.getgid())
     os.chmod(folder, 0o775)
     data = _archive(tmp_path)
-    result = subprocess.run([sys.executable, "-c", LOADER, str(len(data)), "synco-upload-test.pyz"], input=data,
-                            capture_output=True, env={**os.environ, "TMPDIR": str(folder)})
+    result = _load(data, folder)
     assert result.returncode == 0 and result.stdout == b"ran\n", result
