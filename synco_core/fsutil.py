@@ -54,10 +54,7 @@ def private_folder_problem(folder: Path) -> str | None:
     replay) and put a folder of theirs in its place.
     """
     # Judged before anything is made: nothing of this user's is left in a folder others may rearrange.
-    above = Path(os.path.abspath(folder)).parent
-    while not os.path.lexists(above) and above != above.parent:
-        above = above.parent
-    shared = rearrangeable_at(str(above))
+    shared = rearrangeable_at(os.path.dirname(os.path.abspath(folder)))
     if shared is not None:
         return f"other users may rename or replace what is in {shared}"
     try:

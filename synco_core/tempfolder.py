@@ -51,13 +51,20 @@ def rearrangeable(info: os.stat_result) -> bool:
         return True
     if info.st_mode & stat.S_ISVTX:
         return False
+    return others_may_write(info)
+
+
+def others_may_write(info: os.stat_result) -> bool:
+    """Whether users other than this one and root may write to the file or folder of ``info``: it is writable by
+    all, or by a group that is not this user's private one."""
     return bool(info.st_mode & 0o002 or (info.st_mode & 0o020 and not own_group(info.st_gid)))
 
 
 def rearrangeable_at(folder: str) -> str | None:
     """``folder`` or the first folder above it (as named, and as links resolve) that is :func:`rearrangeable`,
     if any: a folder of this user's, private itself, is renamed away as a whole from a parent others may write
-    to, and a folder of theirs put in its place."""
+    to, and a folder of theirs put in its place. Folders not made yet are passed over: for a folder to be made,
+    the answer is about the folders it will be made in."""
     places: dict[str, None] = {}
     for start in (os.path.abspath(folder), os.path.realpath(folder)):
         while True:

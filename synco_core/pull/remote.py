@@ -395,7 +395,7 @@ def _check_config_above(config: Path) -> None:
     (``type: command``, an ssh ``ProxyCommand``), and above a project lie folders others may add files to
     (``/tmp``, a shared ``/srv/www``), as git's ``safe.directory`` refuses a repository another user made there.
     The project's own file is the user's choice and is not judged."""
-    from synco_core.tempfolder import own_group, rearrangeable_at
+    from synco_core.tempfolder import others_may_write, rearrangeable_at
 
     try:
         info = config.stat()
@@ -409,7 +409,7 @@ def _check_config_above(config: Path) -> None:
         why = f"it belongs to another user (uid {link.st_uid})"
     elif info.st_uid not in (0, os.getuid()):
         why = f"it belongs to another user (uid {info.st_uid})"
-    elif info.st_mode & 0o002 or (info.st_mode & 0o020 and not own_group(info.st_gid)):
+    elif others_may_write(info):
         why = "other users may write to it"
     else:
         shared = rearrangeable_at(str(config.parent))

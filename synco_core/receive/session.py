@@ -570,10 +570,7 @@ def check_target_not_shared(target: Path, advice: str = "pass --target FOLDER of
     """
     from synco_core.tempfolder import rearrangeable_at
 
-    existing = Path(os.path.abspath(target))
-    while not os.path.lexists(existing) and existing != existing.parent:
-        existing = existing.parent
-    shared = rearrangeable_at(str(existing))
+    shared = rearrangeable_at(str(target))
     if shared is not None:
         raise ConfigError(f"the receive folder {target} is in {shared}, which other users may rearrange (writable by "
                           "them without the sticky bit of /tmp, or not yours): they could replace what is received "
